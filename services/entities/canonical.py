@@ -1,0 +1,122 @@
+"""Canonical names of entity mentions: normalized, clitics and titles stripped, variants merged.
+
+Pure functions. The alias registry that links a short name to a longer one across articles lives
+in Redis (see ``registry.py``); here we only decide what a mention's key is and which keys in one
+article name the same thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Callable, Iterable
+
+from services.common.arabic import normalize_for_matching
+
+# Titles and roles that precede a name but are not part of it (matching form: no hamza, ه for ة).
+TITLE_WORDS = frozenset(normalize_for_matching(w) for w in (
+    "الرئيس", "رئيس", "الملك", "الأمير", "الشيخ", "السيد", "السيدة", "الدكتور", "د.", "المهندس", "الوزير",
+    "وزير", "وزيرة", "نائب", "الناطق", "المتحدث", "السفير", "المبعوث", "الجنرال", "اللواء", "العقيد",
+    "العميد", "الفريق", "المشير", "القائد", "زعيم", "الزعيم", "مدير", "المدير", "الأمين", "العام", "سكرتير",
+    "مستشار", "المستشار", "رئيسة", "الرئيسة", "ولي", "العهد", "سمو", "فخامة", "معالي",
+))
+# Nationality adjectives that follow a title ("الرئيس الروسي"): the definite -ي / -ية form.
+_NISBA = re.compile(r"^ال\S+(ي|يه)$")
+
+# Spelling variants of the same place that normalization alone does not fold.
+_LOC_VARIANTS = {
+    normalize_for_matching(short): normalize_for_matching(full) for short, full in (
+        ("قرغيزيا", "قرغيزستان"), ("قيرغيزستان", "قرغيزستان"), ("قيرغيزيا", "قرغيزستان"),
+        ("كازخستان", "كازاخستان"), ("روسيا الاتحادية", "روسيا"), ("الولايات المتحدة الأمريكية", "الولايات المتحدة"),
+        ("الولايات المتحدة الأميركية", "الولايات المتحدة"), ("أمريكا", "الولايات المتحدة"),
+        ("أميركا", "الولايات المتحدة"), ("الامارات", "الإمارات"), ("الإمارات العربية المتحدة", "الإمارات"),
+    )
+}
+
+_CONJUNCTION = ("و", "ف")
+_PREPOSITION = ("ب", "ل", "ك")
+MIN_STEM = 3
+
+
+def entity_id(entity_type: str, key: str) -> str:
+    """Stable id of a canonical entity: the same type and key give the same id on any machine."""
+    return f"{entity_type}:{hashlib.blake2b(key.encode('utf-8'), digest_size=8).hexdigest()}"
+
+
+def _loc_form(key: str) -> str:
+    # سورية/سوريا, ليبية/ليبيا: the teh marbuta spelling of a country name (folded to يه) is the -يا one.
+    if key.endswith("يه") and len(key) > 4 and " " not in key:
+        key = key[:-2] + "يا"
+    return _LOC_VARIANTS.get(key, key)
+
+
+def clitic_candidates(word: str) -> list[str]:
+    """Ways to read ``word`` (matching form) with its proclitics removed, longest strip first."""
+    readings: list[str] = []
+    rest = word
+    if rest.startswith(_CONJUNCTION) and len(rest) - 1 >= MIN_STEM:
+        rest = rest[1:]
+        readings.append(rest)
+    if rest.startswith("لل") and len(rest) - 1 >= MIN_STEM:
+        readings.append("ال" + rest[2:])  # لل = لـ + الـ
+    elif rest.startswith(_PREPOSITION) and len(rest) - 1 >= MIN_STEM:
+        readings.append(rest[1:])
+    return readings[::-1]
+
+
+def strip_clitics(words: list[str], is_known: Callable[[str], bool]) -> list[str]:
+    """Drop proclitics from the first word when the result is a name we know, or an unambiguous ال- form."""
+    if not words:
+        return words
+    first = words[0]
+    for reading in clitic_candidates(first):
+        candidate = [reading, *words[1:]]
+        if is_known(" ".join(candidate)):
+            return candidate
+    for prefix in ("وال", "فال", "بال", "كال"):
+        if first.startswith(prefix) and len(first) - len(prefix) >= MIN_STEM - 1:
+            return ["ال" + first[len(prefix):], *words[1:]]
+    if first.startswith(("ولل", "فلل")) and len(first) > 5:
+        return ["ال" + first[3:], *words[1:]]
+    if first.startswith("لل") and len(first) > 4:
+        return ["ال" + first[2:], *words[1:]]
+    return words
+
+
+def strip_titles(words: list[str]) -> list[str]:
+    """'الرئيس الروسي فلاديمير بوتين' -> 'فلاديمير بوتين' (keep at least one word)."""
+    index = 0
+    while index < len(words) - 1 and (words[index] in TITLE_WORDS or (index > 0 and _NISBA.match(words[index]))):
+        index += 1
+    return words[index:]
+
+
+def mention_key(entity_type: str, text: str, is_known: Callable[[str], bool] = lambda _: False) -> str:
+    """The canonical lookup key of one mention (matching form, one space between words)."""
+    words = normalize_for_matching(text).split()
+    if entity_type == "PERS":
+        words = strip_titles(words)
+    words = strip_clitics(words, is_known)
+    key = " ".join(words)
+    if entity_type == "LOC":
+        key = _loc_form(key)
+    return key
+
+
+def group_person_names(keys: Iterable[str]) -> dict[str, str]:
+    """Map each person key to the longest key in the same article that ends with it.
+
+    'بوتين' and 'فلاديمير بوتين' in one article are one person; a lone surname with no longer
+    match stays as it is.
+    """
+    ordered = sorted(set(keys), key=lambda k: (-len(k.split()), k))
+    mapping: dict[str, str] = {}
+    for key in ordered:
+        words = key.split()
+        mapping[key] = key
+        for longer in ordered:
+            longer_words = longer.split()
+            if len(longer_words) > len(words) and longer_words[-len(words):] == words:
+                mapping[key] = mapping.get(longer, longer)
+                break
+    return mapping

@@ -1,0 +1,61 @@
+"""What the clusterer sees of an article: weighted terms, weighted entities, a time. No I/O."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from services.common.arabic import normalize_for_matching
+from services.common.clock import to_epoch
+
+MAX_TERMS = 60
+TITLE_TERM_WEIGHT = 2.0
+_WORD = re.compile(r"[\u0621-\u064aA-Za-z0-9]+")
+_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و")
+# Function words that say nothing about which story an article tells (matching form).
+STOPWORDS = frozenset(normalize_for_matching(w) for w in """
+في من على إلى الى عن مع أن إن أو ثم كما لكن بعد قبل حتى خلال بين عند منذ هذا هذه ذلك تلك التي الذي
+الذين كان كانت يكون تكون قد لقد لم لن ما لا هو هي هم هن نحن أنه أنها إنه إنها وقال قال قالت وقالت
+أضاف وأضاف أكد وأكد أشار وأشار أعلن وأعلن اليوم أمس غدا العام عام حيث وفي كل أي غير أيضا فيه فيها
+عليه عليها إليه له لها لهم منه منها عنه عنها به بها وذلك وهو وهي ولا وما ومن وقد وكان وكانت يوم
+الأحد الاثنين الثلاثاء الأربعاء الخميس الجمعة السبت صباح مساء نحو أكثر أقل جدا فقط بشكل إطار وفق
+وفقا حول ضمن لدى عبر تم يتم
+""".split())
+
+
+@dataclass(frozen=True)
+class ArticleFeatures:
+    article_id: str
+    source: str
+    timestamp: float
+    terms: dict[str, float]
+    entities: dict[str, float]  # canonical_id -> salience
+    duplicate_of: str | None
+
+
+def stem(word: str) -> str:
+    """A light stem: proclitics and the article off, so وبالصواريخ and الصواريخ meet."""
+    for prefix in _PREFIXES:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
+            return word[len(prefix):]
+    return word
+
+
+def terms_of(text: str, weight: float = 1.0) -> Counter[str]:
+    counts: Counter[str] = Counter()
+    for word in _WORD.findall(normalize_for_matching(text)):
+        if len(word) < 3 or word in STOPWORDS or word.isdigit():
+            continue
+        counts[stem(word)] += weight
+    return counts
+
+
+def article_features(article: dict[str, Any]) -> ArticleFeatures:
+    counts = terms_of(article["text"]) + terms_of(article.get("title") or "", TITLE_TERM_WEIGHT)
+    terms = dict(counts.most_common(MAX_TERMS))
+    entities = {e["canonical_id"]: float(e["salience"]) for e in article.get("entities", [])}
+    moment = to_epoch(article.get("published_at")) or to_epoch(article["received_at"]) or 0.0
+    return ArticleFeatures(article["article_id"], article["source"], moment, terms, entities,
+                           article.get("duplicate_of"))

@@ -1,0 +1,113 @@
+"""The event record kept in Redis, and the event-update message built from it. No I/O."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from services.common.clock import iso
+from services.common.schemas import SCHEMA_VERSION
+
+from .clustering import EventProfile
+from .features import ArticleFeatures, terms_of
+
+TOP_ENTITIES_PER_TYPE = 5
+_SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
+
+
+def event_id_for(article_id: str) -> str:
+    """An event is named after the article that opened it, so a replay names it the same."""
+    return "ev-" + hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).hexdigest()
+
+
+@dataclass
+class EventRecord:
+    profile: EventProfile
+    version: int = 0
+    status: str = "new"
+    merged_into: str | None = None
+    members: list[dict[str, Any]] = field(default_factory=list)
+    entity_info: dict[str, list[str]] = field(default_factory=dict)  # canonical_id -> [type, name]
+    syndicated: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> EventRecord:
+        return cls(profile=EventProfile(**data["profile"]), version=data["version"], status=data["status"],
+                   merged_into=data.get("merged_into"), members=data["members"],
+                   entity_info=data["entity_info"], syndicated=data.get("syndicated", 0))
+
+    def add(self, article: dict[str, Any], features: ArticleFeatures, syndicated: bool) -> None:
+        self.profile.absorb(features)
+        self.members.append({
+            "article_id": article["article_id"],
+            "source": article["source"],
+            "title": article.get("title") or "",
+            "url": article.get("url"),
+            "published_at": article.get("published_at"),
+            "source_path": article.get("source_path"),
+            "duplicate_of": article.get("duplicate_of"),
+            "lead": article.get("lead") or "",
+            "timestamp": features.timestamp,
+        })
+        for entity in article.get("entities", []):
+            self.entity_info.setdefault(entity["canonical_id"], [entity["type"], entity["canonical_name"]])
+        self.syndicated += int(syndicated)
+        self.version += 1
+        self.status = "new" if self.version == 1 else "updated"
+
+
+def representative(record: EventRecord) -> dict[str, Any]:
+    """The member whose headline best covers the event's vocabulary (ties: the earliest)."""
+    def coverage(member: dict[str, Any]) -> float:
+        words = terms_of(member["title"])
+        if not words:
+            return 0.0
+        return sum(record.profile.terms.get(w, 0.0) for w in words) / (len(words) ** 0.5)
+
+    return max(record.members, key=lambda m: (coverage(m), -m["timestamp"], m["article_id"]))
+
+
+def first_sentence(text: str) -> str:
+    text = text.strip()
+    return _SENTENCE_END.split(text, maxsplit=1)[0] if text else ""
+
+
+def update_message(event_id: str, record: EventRecord) -> dict[str, Any]:
+    profile = record.profile
+    best = representative(record) if record.members else None
+    by_type: dict[str, list[dict[str, Any]]] = {}
+    ranked = sorted(profile.entities.items(), key=lambda item: (-item[1], item[0]))
+    for canonical_id, count in ranked:
+        entity_type, name = record.entity_info.get(canonical_id, ["MISC", canonical_id])
+        bucket = by_type.setdefault(entity_type, [])
+        if len(bucket) < TOP_ENTITIES_PER_TYPE:
+            bucket.append({"canonical_id": canonical_id, "name": name, "count": count})
+    sources = sorted({m["source"] for m in record.members})
+    span_hours = max((profile.last_ts - profile.first_ts) / 3600.0, 1.0)
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "event_id": event_id,
+        "version": record.version,
+        "status": record.status,
+        "merged_into": record.merged_into,
+        "title": best["title"] if best else "",
+        "summary": first_sentence(best["lead"]) if best else "",
+        "article_count": len(record.members),
+        "syndicated_count": record.syndicated,
+        "sources": sources,
+        "source_count": len(sources),
+        "first_seen": iso(datetime.fromtimestamp(profile.first_ts, UTC)),
+        "last_seen": iso(datetime.fromtimestamp(profile.last_ts, UTC)),
+        "updated_at": iso(),
+        "velocity": round(len(record.members) / span_hours, 4),
+        "primary_location": (by_type.get("LOC") or [None])[0],
+        "top_entities": by_type,
+        "articles": [{k: m[k] for k in ("article_id", "source", "title", "url", "published_at", "source_path",
+                                         "duplicate_of")} for m in record.members],
+    }

@@ -1,0 +1,72 @@
+"""From a raw document to a clean-article message: decode, clean, normalize, fingerprint. No I/O."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from typing import Any
+
+from services.common.arabic import arabic_ratio, normalize_display, normalize_for_matching
+from services.common.clock import iso
+from services.common.schemas import SCHEMA_VERSION
+
+from .cleaning import CleanedDocument, CleaningError, clean_html, clean_text
+from .decoding import DecodingError, decode_bytes
+
+ARABIC_MIN_RATIO = 0.5
+
+
+def raw_text(raw: dict[str, Any]) -> str:
+    """The document's content as text, decoding base64 bytes with their charset or by detection."""
+    if raw.get("content_encoding", "text") != "base64":
+        return str(raw["content"])
+    try:
+        data = base64.b64decode(raw["content"], validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise DecodingError(f"content is marked base64 but is not: {exc}") from None
+    return decode_bytes(data, raw.get("charset"))
+
+
+def clean_document(raw: dict[str, Any]) -> CleanedDocument:
+    """Clean a raw document; raises CleaningError or DecodingError with the reason."""
+    text = raw_text(raw)
+    if raw["content_type"] == "text/html":
+        return clean_html(text, url=raw.get("url"))
+    return clean_text(text, title_hint=raw.get("title"))
+
+
+def content_hash(text: str) -> str:
+    return hashlib.blake2b(normalize_for_matching(text).encode("utf-8"), digest_size=16).hexdigest()
+
+
+def detect_language(cleaned: CleanedDocument) -> str:
+    if cleaned.language:
+        return cleaned.language
+    return "ar" if arabic_ratio(cleaned.text) >= ARABIC_MIN_RATIO else "und"
+
+
+def build_article(raw: dict[str, Any], cleaned: CleanedDocument, *, duplicate_of: str | None = None) -> dict[str, Any]:
+    text = cleaned.text
+    return {
+        "schema_version": SCHEMA_VERSION,
+        "article_id": raw["doc_id"],
+        "doc_id": raw["doc_id"],
+        "source": raw["source"],
+        "source_path": raw.get("source_path"),
+        "url": raw.get("url"),
+        "title": normalize_display(cleaned.title or raw.get("title") or ""),
+        "text": text,
+        "normalized_text": normalize_for_matching(text),
+        "lead": cleaned.lead,
+        "author": cleaned.author,
+        "language": detect_language(cleaned),
+        "published_at": raw.get("published_at") or cleaned.published_at,
+        "received_at": raw["received_at"],
+        "cleaned_at": iso(),
+        "content_hash": content_hash(text),
+        "duplicate_of": duplicate_of if duplicate_of != raw["doc_id"] else None,
+    }
+
+
+__all__ = ["CleaningError", "DecodingError", "build_article", "clean_document", "content_hash", "raw_text"]
