@@ -27,11 +27,8 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_SESSION_TIMEOUT", "session_timeout", "10",
      "Kafka consumer session timeout in seconds (a group join waits about half of it on Tansu)."),
     ("MARSAD_LOG_LEVEL", "log_level", "info", "Log level of the workers."),
-    ("MARSAD_LOG_JSON", "log_json", "0", "1: workers log one JSON object per line."),
-    ("MARSAD_NER_BACKEND", "ner_backend", "default", "default: the shipped model; camel-bert: CAMeL Tools BERT."),
+    ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models)."),
     ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.32", "Similarity an article needs to join an event."),
-    ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72", "Quiet hours after which an event goes dormant."),
-    ("MARSAD_TRENDS_INTERVAL", "trends_interval", "60", "Seconds between trend snapshots."),
     ("MARSAD_DEDUP_TTL_DAYS", "dedup_ttl_days", "7", "How long exact-duplicate fingerprints are remembered."),
     ("MARSAD_OUTCOME_TTL_DAYS", "outcome_ttl_days", "7", "How long a document's pipeline outcome is kept."),
 ]
@@ -50,11 +47,8 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(".marsad"))
     session_timeout: float = 10.0
     log_level: str = "info"
-    log_json: bool = False
     ner_backend: str = "default"
     event_threshold: float = 0.32
-    event_dormant_hours: float = 72.0
-    trends_interval: float = 60.0
     dedup_ttl_days: float = 7.0
     outcome_ttl_days: float = 7.0
 

@@ -117,6 +117,15 @@ class Pipeline:
                 raise RuntimeError(f"workers not ready after {timeout:.0f}s: {names}; logs in {self.settings.home}/logs")
             time.sleep(0.5)
 
+    def restart(self, stage: str) -> WorkerProcess:
+        """Start a fresh process for ``stage`` in place of one that died (or was killed)."""
+        for index, worker in enumerate(self.workers):
+            if worker.stage == stage and worker.process.poll() is not None:
+                replacement = self._spawn(stage, 0, self.settings.home / "logs")
+                self.workers[index] = replacement
+                return replacement
+        raise ValueError(f"no stopped {stage} worker to restart")
+
     def dead_workers(self) -> list[WorkerProcess]:
         return [w for w in self.workers if w.process.poll() is not None]
 

@@ -244,5 +244,6 @@ class Stage:
     def run(self) -> None:
         """Run the worker in the foreground until SIGTERM/SIGINT (faust handles both cleanly)."""
         publish_build_info(self.name)
+        (self.settings.home / "faust" / self.name).parent.mkdir(parents=True, exist_ok=True)
         sys.argv = [f"marsad-{self.name}", "worker", "--loglevel", self.settings.log_level]
         self.app.main()

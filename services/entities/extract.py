@@ -111,7 +111,7 @@ def build_entities(mentions: list[PlacedMention], registry: RegistrySnapshot | N
     names: dict[tuple[str, str], str] = {}
     for (entity_type, key), items in grouped.items():
         forms = Counter(form for _, form in items)
-        name = registry.names.get((entity_type, key)) or _best_name(forms)
+        name = registry.names.get((entity_type, key)) or _best_name(forms, key)
         names[(entity_type, key)] = name
         entities.append({
             "type": entity_type,
@@ -144,5 +144,10 @@ def _display_form(surface: str, key: str) -> str:
     return " ".join(words) or surface
 
 
-def _best_name(forms: Counter[str]) -> str:
-    return max(forms.items(), key=lambda item: (item[1], len(item[0]), item[0]))[0]
+def _best_name(forms: Counter[str], key: str) -> str:
+    """The writer's spelling of the canonical key itself if used, else the most frequent form."""
+    def rank(item: tuple[str, int]) -> tuple[bool, int, int, str]:
+        form, count = item
+        return (" ".join(normalize_for_matching(form).split()) == key, count, len(form), form)
+
+    return max(forms.items(), key=rank)[0]

@@ -13,7 +13,8 @@ from services.common.clock import to_epoch
 MAX_TERMS = 60
 TITLE_TERM_WEIGHT = 2.0
 _WORD = re.compile(r"[\u0621-\u064aA-Za-z0-9]+")
-_PREFIXES = ("وال", "بال", "فال", "كال", "لل", "ال", "و")
+_CONJUNCTIONS = ("و", "ف")
+_ARTICLES = ("بال", "كال", "لل", "ال")
 # Function words that say nothing about which story an article tells (matching form).
 STOPWORDS = frozenset(normalize_for_matching(w) for w in """
 في من على إلى الى عن مع أن إن أو ثم كما لكن بعد قبل حتى خلال بين عند منذ هذا هذه ذلك تلك التي الذي
@@ -37,7 +38,9 @@ class ArticleFeatures:
 
 def stem(word: str) -> str:
     """A light stem: proclitics and the article off, so وبالصواريخ and الصواريخ meet."""
-    for prefix in _PREFIXES:
+    if word.startswith(_CONJUNCTIONS) and len(word) >= 5:
+        word = word[1:]
+    for prefix in _ARTICLES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 3:
             return word[len(prefix):]
     return word

@@ -1,0 +1,180 @@
+"""The whole pipeline on the real Tansu broker and valkey-server, over real sockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from services.common.clock import iso
+from services.common.pipeline import Pipeline
+from services.common.redis_store import Keys, connect, read_outcomes
+from services.common.replay import push_documents, wait_for_outcomes
+from services.common.topics import CLEAN_ARTICLES, DEAD_LETTERS, ENRICHED_ARTICLES, RAW_DOCUMENTS
+from services.events.store import current_events
+from services.ingest.files import document_id, iter_documents
+from tests.conftest import shared_path
+
+from .conftest import produce_raw, read_topic, start_pipeline
+
+pytestmark = pytest.mark.integration
+SAMPLE_FEED = Path(__file__).resolve().parents[2] / "services" / "ingest" / "sample_feed"
+
+
+def _norm(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _alive(pipeline: Pipeline) -> None:
+    dead = pipeline.dead_workers()
+    assert not dead, f"{dead[0].stage} worker died: see {dead[0].log_path}"
+
+
+def _events_by_file(pipeline: Pipeline) -> dict[str, set[str]]:
+    client = connect(pipeline.settings.redis_url)
+    try:
+        events = current_events(client, Keys(pipeline.settings.redis_prefix))
+    finally:
+        client.close()
+    where: dict[str, set[str]] = {}
+    for event in events:
+        for article in event["articles"]:
+            where.setdefault(os.path.basename(article["source_path"] or ""), set()).add(event["event_id"])
+    return where
+
+
+def test_seeds_give_clean_articles_with_entities_and_events_that_obey_the_gold(pipeline: Pipeline) -> None:
+    seeds = shared_path("corpus", "seeds")
+    gold = json.loads((seeds / "gold.json").read_text(encoding="utf-8"))
+    result = asyncio.run(push_documents(pipeline.settings, iter_documents([seeds])))
+    assert len(result.doc_ids) == 5 and not result.rejected
+    outcomes = wait_for_outcomes(pipeline.settings, result.doc_ids, stall_timeout=300,
+                                 check_alive=lambda: _alive(pipeline))
+    assert sorted(v.split(":")[0] for v in outcomes.values()) == ["event"] * 5, outcomes
+
+    ids = set(result.doc_ids)
+    clean = {m.key.decode(): json.loads(m.value) for m in
+             asyncio.run(read_topic(pipeline.settings, CLEAN_ARTICLES, timeout=10)) if m.key.decode() in ids}
+    assert len(clean) == 5
+    for article in clean.values():
+        name = os.path.basename(article["source_path"])
+        expected = gold["files"][name]
+        text = _norm(article["title"] + "\n" + article["text"])
+        assert all(_norm(line) in text for line in expected["body"]), name
+        assert _norm(expected["title"]) in _norm(article["title"]), name
+        body_lines = {_norm(line) for line in article["text"].splitlines()}
+        assert not [b for b in expected["boilerplate"] if _norm(b) in body_lines], name
+
+    enriched = {m.key.decode(): json.loads(m.value) for m in
+                asyncio.run(read_topic(pipeline.settings, ENRICHED_ARTICLES, timeout=10)) if m.key.decode() in ids}
+    assert len(enriched) == 5
+    for article in enriched.values():
+        assert len(article["entities"]) >= 5, article["source_path"]
+        for entity in article["entities"]:
+            for mention in entity["mentions"]:
+                source = article["title"] if mention["in_title"] else article["text"]
+                assert source[mention["start"]:mention["end"]] == mention["text"]
+
+    where = _events_by_file(pipeline)
+    for a, b in gold["events"]["must_share"]:
+        assert where[a] & where[b], f"{a} and {b} must share an event"
+    for a, b in gold["events"]["must_not_share"]:
+        assert not where[a] & where[b], f"{a} and {b} must not share an event"
+
+
+def _raw(doc_id: str, content: str, **extra: Any) -> dict[str, Any]:
+    return {"schema_version": 1, "doc_id": doc_id, "source": "tests", "content_type": "text/plain",
+            "content": content, "received_at": iso(), **extra}
+
+
+GOOD_ARTICLE = """افتتاح معرض الكتاب في مدينة الرباط
+
+افتتح وزير الثقافة المغربي صباح اليوم الدورة الجديدة من معرض الكتاب الدولي في مدينة الرباط بمشاركة أكثر من ستمئة دار نشر من العالم العربي.
+
+وقال مدير المعرض في كلمة الافتتاح إن الدورة تحتفي بالترجمة وتستضيف ندوات يومية حول مستقبل النشر الرقمي في المنطقة.
+"""
+
+
+def test_malformed_messages_go_to_dead_letters_while_workers_keep_running(pipeline: Pipeline) -> None:
+    settings = pipeline.settings
+    not_json = b"\xff\xfe{ this is not json"
+    breaks_schema = json.dumps({"schema_version": 1, "doc_id": "dl-schema"}).encode()
+    empty_body = json.dumps(_raw("dl-empty", "   \n  ")).encode()
+    good_id = document_id("dead-letter-test", GOOD_ARTICLE)
+    good = json.dumps(_raw(good_id, GOOD_ARTICLE), ensure_ascii=False).encode()
+    asyncio.run(produce_raw(settings, RAW_DOCUMENTS, [
+        (b"dl-decode", not_json), (b"dl-schema", breaks_schema), (b"dl-empty", empty_body), (good_id.encode(), good),
+    ]))
+    outcomes = wait_for_outcomes(settings, ["dl-decode", "dl-schema", "dl-empty", good_id], stall_timeout=180,
+                                 check_alive=lambda: _alive(pipeline))
+    assert outcomes["dl-decode"] == "dead-letter:ingest:decode"
+    assert outcomes["dl-schema"] == "dead-letter:ingest:schema"
+    assert outcomes["dl-empty"] == "dead-letter:ingest:processing"
+    assert outcomes[good_id].startswith("event:")
+
+    letters = [json.loads(m.value) for m in asyncio.run(read_topic(settings, DEAD_LETTERS, timeout=10))]
+    by_doc = {letter["doc_id"]: letter for letter in letters}
+    assert by_doc["dl-decode"]["payload_encoding"] == "base64"
+    assert by_doc["dl-schema"]["payload"] == breaks_schema.decode()
+    assert "required" in by_doc["dl-schema"]["reason"]
+    assert by_doc["dl-empty"]["error_class"] == "processing" and by_doc["dl-empty"]["reason"]
+    for letter in by_doc.values():
+        assert letter["original_topic"] == f"{settings.topic_prefix}raw-documents"
+        assert letter["offset"] is not None
+    _alive(pipeline)
+
+
+def _sample_variants(copies: int) -> list[dict[str, Any]]:
+    """The sample feed several times over, each copy a distinct document (own id, own last line)."""
+    documents = []
+    for copy in range(copies):
+        for document in iter_documents([SAMPLE_FEED]):
+            assert isinstance(document, dict)
+            marker = f"<p>نسخة الاختبار رقم {copy} من هذا الخبر.</p></article>"
+            content = document["content"].replace("</article>", marker, 1)
+            documents.append({**document, "doc_id": document_id(document["doc_id"], str(copy)),
+                              "content": content})
+    return documents
+
+
+def test_workers_killed_mid_stream_resume_with_nothing_lost_or_counted_twice(tmp_path: Path) -> None:
+    pipeline = start_pipeline(tmp_path)
+    try:
+        settings = pipeline.settings
+        documents = _sample_variants(3)
+        ids = [d["doc_id"] for d in documents]
+        asyncio.run(push_documents(settings, documents))
+        client = connect(settings.redis_url)
+        keys = Keys(settings.redis_prefix)
+        deadline = time.monotonic() + 300
+        while len(read_outcomes(client, keys, ids)) < len(ids) // 4:
+            assert time.monotonic() < deadline, "pipeline made no progress"
+            time.sleep(0.2)
+        for stage in ("events", "entities"):
+            worker = next(w for w in pipeline.workers if w.stage == stage)
+            worker.process.send_signal(signal.SIGKILL)
+            worker.process.wait(10)
+        done_at_kill = len(read_outcomes(client, keys, ids))
+        assert done_at_kill < len(ids), "the stream finished before the kill; use more documents"
+        for stage in ("events", "entities"):
+            pipeline.restart(stage)
+        outcomes = wait_for_outcomes(settings, ids, stall_timeout=300, check_alive=lambda: _alive(pipeline))
+        assert len(outcomes) == len(ids)
+        assert all(value.startswith("event:") for value in outcomes.values())
+
+        events = current_events(client, keys)
+        members = Counter(a["article_id"] for e in events for a in e["articles"])
+        assert set(members) == set(ids)
+        assert max(members.values()) == 1, "an article was counted twice"
+        assert sum(e["article_count"] for e in events) == len(ids)
+        assert int(client.get(keys("ev", "df", "documents"))) == len(ids)
+        client.close()
+    finally:
+        pipeline.stop()

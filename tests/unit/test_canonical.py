@@ -1,0 +1,82 @@
+from services.entities.canonical import (
+    clitic_candidates,
+    entity_id,
+    group_person_names,
+    mention_key,
+    strip_titles,
+)
+from services.entities.extract import PlacedMention, RegistrySnapshot, build_entities
+
+
+def test_spelling_variants_of_places_share_a_key() -> None:
+    assert mention_key("LOC", "سورية") == mention_key("LOC", "سوريا")
+    assert mention_key("LOC", "آستانة") == mention_key("LOC", "أستانة")
+    assert mention_key("LOC", "قرغيزيا") == mention_key("LOC", "قرغيزستان")
+
+
+def test_clitics_are_stripped_only_towards_a_known_name() -> None:
+    known = {"سوريا", "روسيا"}
+    assert mention_key("LOC", "وبسوريا", known.__contains__) == "سوريا"
+    assert mention_key("LOC", "لروسيا", known.__contains__) == "روسيا"
+    # وليد starts with و but is a name, not a conjunction: nothing known says otherwise.
+    assert mention_key("PERS", "وليد المعلم") == "وليد المعلم"
+    assert mention_key("ORG", "للأمم المتحدة") == "الامم المتحده"
+    assert clitic_candidates("وبسوريا") == ["سوريا", "بسوريا"]
+
+
+def test_titles_before_a_name_are_not_part_of_it() -> None:
+    assert strip_titles("الرئيس الروسي فلاديمير بوتين".split()) == ["فلاديمير", "بوتين"]
+    assert mention_key("PERS", "الرئيس الروسي فلاديمير بوتين") == "فلاديمير بوتين"
+    assert strip_titles(["الرئيس"]) == ["الرئيس"]
+
+
+def test_short_person_names_join_the_longer_name_in_the_article() -> None:
+    groups = group_person_names(["بوتين", "فلاديمير بوتين", "لافروف"])
+    assert groups["بوتين"] == "فلاديمير بوتين"
+    assert groups["لافروف"] == "لافروف"
+
+
+def test_ids_are_stable_and_typed() -> None:
+    assert entity_id("LOC", "سوريا") == entity_id("LOC", "سوريا")
+    assert entity_id("LOC", "سوريا") != entity_id("ORG", "سوريا")
+    assert entity_id("PERS", "x").startswith("PERS:")
+
+
+def _mention(kind: str, text: str, source: str, *, in_title: bool = False, weight: float = 1.0) -> PlacedMention:
+    start = source.index(text)
+    return PlacedMention(kind, start, start + len(text), text, in_title, weight)
+
+
+def test_build_entities_groups_offsets_and_salience() -> None:
+    title = "بوتين يزور سورية"
+    text = "وصل الرئيس الروسي فلاديمير بوتين إلى دمشق. وقال بوتين إن سوريا بلد صديق."
+    mentions = [
+        _mention("PERS", "بوتين", title, in_title=True, weight=3.0),
+        _mention("LOC", "سورية", title, in_title=True, weight=3.0),
+        _mention("PERS", "فلاديمير بوتين", text),
+        _mention("LOC", "دمشق", text),
+        PlacedMention("PERS", text.rindex("بوتين"), text.rindex("بوتين") + 5, "بوتين", False, 1.0),
+        _mention("LOC", "سوريا", text),
+    ]
+    entities = build_entities(mentions).entities
+    by_name = {e["canonical_name"]: e for e in entities}
+    putin = by_name["فلاديمير بوتين"]
+    assert putin["count"] == 3 and putin["salience"] == 1.0
+    assert set(putin["surface_forms"]) == {"بوتين", "فلاديمير بوتين"}
+    syria = next(e for e in entities if "سورية" in e["surface_forms"])
+    assert set(syria["surface_forms"]) == {"سورية", "سوريا"}
+    assert by_name["دمشق"]["salience"] < syria["salience"]
+    for entity in entities:
+        for m in entity["mentions"]:
+            assert (title if m["in_title"] else text)[m["start"]:m["end"]] == m["text"]
+
+
+def test_registry_aliases_resolve_a_lone_surname() -> None:
+    text = "قال لافروف إن المحادثات مستمرة."
+    mention = _mention("PERS", "لافروف", text)
+    registry = RegistrySnapshot(known={("PERS", "لافروف")}, aliases={("PERS", "لافروف"): "سيرغي لافروف"},
+                                names={("PERS", "سيرغي لافروف"): "سيرغي لافروف"})
+    extraction = build_entities([mention], registry)
+    assert extraction.entities[0]["canonical_id"] == entity_id("PERS", "سيرغي لافروف")
+    assert extraction.entities[0]["canonical_name"] == "سيرغي لافروف"
+    assert extraction.links[("PERS", "لافروف")] == "سيرغي لافروف"

@@ -1,0 +1,73 @@
+from services.events.clustering import DocumentFrequencies, EventProfile, best_event, score, time_factor
+from services.events.features import ArticleFeatures, article_features, stem, terms_of
+from services.events.updates import EventRecord, event_id_for, update_message
+
+HOUR = 3600.0
+
+
+def features(article_id: str, terms: dict[str, float], entities: dict[str, float], ts: float = 0.0,
+             source: str = "s") -> ArticleFeatures:
+    return ArticleFeatures(article_id, source, ts, terms, entities, None)
+
+
+def profile_of(event_id: str, *articles: ArticleFeatures) -> EventProfile:
+    profile = EventProfile(event_id)
+    for article in articles:
+        profile.absorb(article)
+    return profile
+
+
+DF = DocumentFrequencies(100, {"صاروخ": 5, "حماه": 2, "قصف": 10, "فيضان": 3}, {"LOC:syria": 60, "LOC:aqirbat": 1})
+
+
+def test_rare_shared_entities_weigh_more_than_common_ones() -> None:
+    event = profile_of("e1", features("a", {"قصف": 2}, {"LOC:syria": 1.0, "LOC:aqirbat": 1.0}))
+    rare = features("b", {"قصف": 1}, {"LOC:aqirbat": 1.0, "LOC:other": 1.0})
+    common = features("c", {"قصف": 1}, {"LOC:syria": 1.0, "LOC:other": 1.0})
+    assert score(rare, event, DF).entities > score(common, event, DF).entities
+
+
+def test_time_decays_similarity() -> None:
+    event = profile_of("e1", features("a", {"صاروخ": 1}, {}, ts=0))
+    assert time_factor(features("b", {}, {}, ts=HOUR), event) > time_factor(features("c", {}, {}, ts=96 * HOUR), event)
+    assert time_factor(features("d", {}, {}, ts=0), event) == 1.0
+
+
+def test_best_event_respects_threshold_and_breaks_ties_deterministically() -> None:
+    article = features("x", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0})
+    same = profile_of("e-b", features("a", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0}))
+    twin = profile_of("e-a", features("a2", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0}))
+    other = profile_of("e-c", features("c", {"فيضان": 3}, {"LOC:syria": 1.0}))
+    best = best_event(article, [same, other, twin], DF, threshold=0.3)
+    assert best is not None and best.event_id == "e-a"
+    assert best_event(features("y", {"فيضان": 1}, {}), [same], DF, threshold=0.3) is None
+
+
+def test_terms_are_normalized_stemmed_and_stopwords_dropped() -> None:
+    counts = terms_of("وبالصواريخ الصواريخ في سورية")
+    assert counts[stem("الصواريخ")] == 2
+    assert "في" not in counts
+    assert "سوريه" in counts
+
+
+def test_update_message_summarizes_the_event() -> None:
+    article = {"article_id": "d1", "source": "outlet-a", "title": "قصف صاروخي قرب حماة",
+               "text": "نص", "lead": "أطلقت سفن صواريخ على مواقع قرب حماة. وقالت الوزارة إن القصف دقيق.",
+               "received_at": "2026-11-10T08:00:00Z", "published_at": "2026-11-10T07:00:00Z",
+               "source_path": "a.txt", "url": None, "duplicate_of": None,
+               "entities": [{"canonical_id": "LOC:0123456789abcdef", "type": "LOC", "canonical_name": "حماة",
+                             "salience": 1.0}]}
+    record = EventRecord(EventProfile(event_id_for("d1")))
+    record.add(article, article_features(article), syndicated=False)
+    update = update_message(event_id_for("d1"), record)
+    assert update["status"] == "new" and update["version"] == 1
+    assert update["title"] == "قصف صاروخي قرب حماة"
+    assert update["summary"] == "أطلقت سفن صواريخ على مواقع قرب حماة."
+    assert update["primary_location"]["name"] == "حماة"
+    assert update["articles"][0]["source_path"] == "a.txt"
+    second = {**article, "article_id": "d2", "source": "outlet-b"}
+    record.add(second, article_features(second), syndicated=True)
+    update = update_message(event_id_for("d1"), record)
+    assert update["status"] == "updated" and update["version"] == 2
+    assert update["source_count"] == 2 and update["syndicated_count"] == 1
+    assert event_id_for("d1") == event_id_for("d1") != event_id_for("d2")

@@ -1,0 +1,58 @@
+import json
+import zipfile
+from pathlib import Path
+
+from services.common.schemas import validate
+from services.ingest.decoding import decode_bytes
+from services.ingest.files import InvalidRecord, document_id, iter_documents
+
+ARABIC = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة حمص."
+
+
+def test_text_html_and_legacy_encodings(tmp_path: Path) -> None:
+    (tmp_path / "outlet").mkdir()
+    (tmp_path / "outlet" / "a.txt").write_text(ARABIC, encoding="utf-8")
+    (tmp_path / "outlet" / "b.html").write_text(f"<html><body><p>{ARABIC}</p></body></html>", encoding="utf-8")
+    (tmp_path / "outlet" / "c.txt").write_bytes(ARABIC.encode("cp1256"))
+    (tmp_path / "outlet" / "ignored.pdf").write_bytes(b"%PDF")
+    documents = list(iter_documents([tmp_path]))
+    assert [Path(d["source_path"]).name for d in documents] == ["a.txt", "b.html", "c.txt"]
+    for document in documents:
+        validate("raw-document.schema.json", document)
+        assert document["source"] == "outlet"
+    assert documents[1]["content_type"] == "text/html"
+    legacy = documents[2]
+    assert legacy["content_encoding"] == "base64"
+    import base64
+
+    assert decode_bytes(base64.b64decode(legacy["content"])) == ARABIC
+    assert documents[0]["doc_id"] == next(iter_documents([tmp_path / "outlet" / "a.txt"]))["doc_id"]
+
+
+def test_jsonl_records_are_validated_not_lost(tmp_path: Path) -> None:
+    good = {"schema_version": 1, "doc_id": "x1", "source": "feed", "content_type": "text/plain",
+            "content": ARABIC, "received_at": "2026-11-10T08:00:00Z"}
+    path = tmp_path / "docs.jsonl"
+    path.write_text(json.dumps(good) + "\n{broken\n" + json.dumps({**good, "content_type": "pdf"}) + "\n")
+    results = list(iter_documents([path]))
+    assert results[0]["doc_id"] == "x1" and results[0]["source_path"] == f"{path}:1"
+    assert isinstance(results[1], InvalidRecord) and "not JSON" in results[1].reason
+    assert isinstance(results[2], InvalidRecord) and "content_type" in results[2].reason
+
+
+def test_saudinewsnet_zip(tmp_path: Path) -> None:
+    articles = [{"source": "spa", "url": "http://example.com/1", "date_extracted": "2015-08-10 18:52:49",
+                 "title": "عنوان", "author": "", "content": ARABIC}]
+    path = tmp_path / "2015-08-10.zip"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("2015-08-10.json", json.dumps(articles, ensure_ascii=False))
+    (document,) = list(iter_documents([path]))
+    assert document["source"] == "spa" and document["title"] == "عنوان"
+    assert document["published_at"] == "2015-08-10T15:52:49.000Z"
+    assert document["source_path"] == f"{path}#0"
+    assert document["doc_id"] == document_id("http://example.com/1", ARABIC)
+
+
+def test_declared_charset_and_detection() -> None:
+    assert decode_bytes(ARABIC.encode("iso8859_6"), "iso-8859-6") == ARABIC
+    assert decode_bytes("\ufeff".encode() + ARABIC.encode()) == ARABIC
