@@ -28,7 +28,7 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
      "Kafka consumer session timeout in seconds (a group join waits about half of it on Tansu)."),
     ("MARSAD_LOG_LEVEL", "log_level", "info", "Log level of the workers."),
     ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models)."),
-    ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.32", "Similarity an article needs to join an event."),
+    ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.25", "Similarity an article needs to join an event."),
     ("MARSAD_DEDUP_TTL_DAYS", "dedup_ttl_days", "7", "How long exact-duplicate fingerprints are remembered."),
     ("MARSAD_OUTCOME_TTL_DAYS", "outcome_ttl_days", "7", "How long a document's pipeline outcome is kept."),
 ]
@@ -48,7 +48,7 @@ class Settings:
     session_timeout: float = 10.0
     log_level: str = "info"
     ner_backend: str = "default"
-    event_threshold: float = 0.32
+    event_threshold: float = 0.25
     dedup_ttl_days: float = 7.0
     outcome_ttl_days: float = 7.0
 

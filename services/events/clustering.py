@@ -3,6 +3,8 @@
 Similarity mixes three signals, each in [0, 1]:
 
 * text: cosine of TF-IDF vectors (the article's terms against the event's accumulated terms);
+* passages: the best cosine between one of the article's paragraphs and one the event has seen,
+  because an article that tells two stories shares only part of itself with each;
 * entities: the share of the article's entity weight that the event shares, each entity weighted
   by its rarity (IDF) so that سوريا says little and عقيربات says a lot;
 * time: an exponential decay on the gap between the article's publish time and the event's span.
@@ -16,15 +18,22 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 
+from .background import BackgroundFrequencies, background
 from .features import ArticleFeatures
 
-TEXT_WEIGHT = 0.55
-ENTITY_WEIGHT = 0.45
-TIME_SCALE_HOURS = 36.0
-# Until enough articles have been seen, document frequencies are smoothed by this many
-# pseudo-documents so that the first few articles do not make every word look rare.
+PASSAGE_WEIGHT = 0.45
+TEXT_WEIGHT = 0.30
+ENTITY_WEIGHT = 0.25
+# Articles within a day of an event's span are as good as simultaneous; beyond, the score decays.
+TIME_GRACE_HOURS = 24.0
+TIME_SCALE_HOURS = 72.0
+# Rarity is estimated from the stream's rolling counts, smoothed towards a prior worth this many
+# documents: for terms, background frequencies over a general news corpus (background.py); for
+# entities, a flat rate. Early on the prior speaks; as the stream grows, the stream does.
 PRIOR_DOCUMENTS = 20
+ENTITY_PRIOR_RATE = 0.02
 EVENT_MAX_TERMS = 300
+EVENT_MAX_PASSAGES = 24
 
 
 @dataclass
@@ -35,18 +44,41 @@ class EventProfile:
     article_count: int = 0
     first_ts: float = 0.0
     last_ts: float = 0.0
+    passages: list[dict[str, float]] = field(default_factory=list)
 
     def absorb(self, article: ArticleFeatures) -> None:
+        # Oldest passages give way to new ones: the event's vocabulary follows the story as it moves.
+        self.passages = [*self.passages, *article.passages][-EVENT_MAX_PASSAGES:]
         for term, weight in article.terms.items():
             self.terms[term] = self.terms.get(term, 0.0) + weight
-        if len(self.terms) > EVENT_MAX_TERMS:
-            kept = sorted(self.terms.items(), key=lambda item: (-item[1], item[0]))[:EVENT_MAX_TERMS]
-            self.terms = dict(kept)
+        self._cap_terms()
         for entity in article.entities:
             self.entities[entity] = self.entities.get(entity, 0) + 1
         self.first_ts = min(self.first_ts, article.timestamp) if self.article_count else article.timestamp
         self.last_ts = max(self.last_ts, article.timestamp) if self.article_count else article.timestamp
         self.article_count += 1
+
+    def merge(self, other: EventProfile) -> None:
+        """Take in everything ``other`` has seen (it is being absorbed into this event)."""
+        for term, weight in other.terms.items():
+            self.terms[term] = self.terms.get(term, 0.0) + weight
+        self._cap_terms()
+        for entity, count in other.entities.items():
+            self.entities[entity] = self.entities.get(entity, 0) + count
+        self.passages = [*self.passages, *other.passages][-EVENT_MAX_PASSAGES:]
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.article_count += other.article_count
+
+    def _cap_terms(self) -> None:
+        if len(self.terms) > EVENT_MAX_TERMS:
+            kept = sorted(self.terms.items(), key=lambda item: (-item[1], item[0]))[:EVENT_MAX_TERMS]
+            self.terms = dict(kept)
+
+    def as_article(self) -> ArticleFeatures:
+        """The event seen as one long article, to compare two events with :func:`score`."""
+        return ArticleFeatures(self.event_id, "", self.last_ts, self.terms,
+                               dict.fromkeys(self.entities, 1.0), None, tuple(self.passages))
 
 
 @dataclass(frozen=True)
@@ -54,16 +86,17 @@ class DocumentFrequencies:
     documents: int
     terms: Mapping[str, int]
     entities: Mapping[str, int]
+    prior: BackgroundFrequencies = field(default_factory=background)
 
-    def idf(self, df: int) -> float:
-        total = self.documents + PRIOR_DOCUMENTS
-        return math.log((total + 1) / (df + 1)) + 1.0
+    def _idf(self, df: int, prior_rate: float) -> float:
+        rate = (df + PRIOR_DOCUMENTS * prior_rate) / (self.documents + PRIOR_DOCUMENTS)
+        return 1.0 + math.log(1.0 / rate)
 
     def term_idf(self, term: str) -> float:
-        return self.idf(self.terms.get(term, 0))
+        return self._idf(self.terms.get(term, 0), self.prior.rate(term))
 
     def entity_idf(self, entity: str) -> float:
-        return self.idf(self.entities.get(entity, 0))
+        return self._idf(self.entities.get(entity, 0), ENTITY_PRIOR_RATE)
 
 
 @dataclass(frozen=True)
@@ -71,6 +104,7 @@ class Scored:
     event_id: str
     score: float
     text: float
+    passages: float
     entities: float
     time: float
 
@@ -86,6 +120,22 @@ def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
     dot = sum(w * large.get(t, 0.0) for t, w in small.items())
     norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
     return dot / norm if norm else 0.0
+
+
+def _unit(vector: Mapping[str, float]) -> dict[str, float]:
+    norm = math.sqrt(sum(w * w for w in vector.values()))
+    return {t: w / norm for t, w in vector.items()} if norm else {}
+
+
+def passage_similarity(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> float:
+    ours = [_unit(_tfidf(p, df)) for p in article.passages]
+    best = 0.0
+    for passage in event.passages:
+        theirs = _unit(_tfidf(passage, df))
+        for mine in ours:
+            small, large = (mine, theirs) if len(mine) < len(theirs) else (theirs, mine)
+            best = max(best, sum(w * large.get(t, 0.0) for t, w in small.items()))
+    return best
 
 
 def entity_overlap(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> float:
@@ -104,28 +154,46 @@ def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
         gap = event.first_ts - article.timestamp
     else:
         gap = 0.0
-    return math.exp(-(gap / 3600.0) / TIME_SCALE_HOURS)
+    return math.exp(-max(gap / 3600.0 - TIME_GRACE_HOURS, 0.0) / TIME_SCALE_HOURS)
 
 
 def score(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> Scored:
     text = _cosine(_tfidf(article.terms, df), _tfidf(event.terms, df))
+    passages = passage_similarity(article, event, df)
     entities = entity_overlap(article, event, df)
     decay = time_factor(article, event)
-    total = decay * (TEXT_WEIGHT * text + ENTITY_WEIGHT * entities)
-    return Scored(event.event_id, total, text, entities, decay)
+    total = decay * (PASSAGE_WEIGHT * passages + TEXT_WEIGHT * text + ENTITY_WEIGHT * entities)
+    return Scored(event.event_id, total, text, passages, entities, decay)
+
+
+def matching_events(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
+                    threshold: float) -> list[Scored]:
+    """Candidates scoring at or above ``threshold``, best first; ties go to the smaller id (determinism)."""
+    scored = [score(article, event, df) for event in candidates]
+    return sorted((s for s in scored if s.score >= threshold), key=lambda s: (-s.score, s.event_id))
 
 
 def best_event(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
                threshold: float) -> Scored | None:
-    """The best-scoring candidate at or above ``threshold``; ties go to the older id, for determinism."""
-    best: Scored | None = None
-    for event in candidates:
-        scored = score(article, event, df)
-        if scored.score < threshold:
-            continue
-        if best is None or (scored.score, best.event_id) > (best.score, scored.event_id):
-            best = scored
-    return best
+    matches = matching_events(article, candidates, df, threshold)
+    return matches[0] if matches else None
+
+
+# Two events that one article joins equally well are one story told in two halves when they are
+# also this close to each other (as a share of the joining threshold).
+MERGE_EVENT_FLOOR = 0.6
+
+
+def events_to_merge(best: EventProfile, others: Iterable[EventProfile], df: DocumentFrequencies,
+                    threshold: float) -> list[EventProfile]:
+    """Which other matching events the best one should absorb."""
+    return [other for other in others
+            if score(other.as_article(), best, df).score >= MERGE_EVENT_FLOOR * threshold]
+
+
+def survivor_of(events: Iterable[EventProfile]) -> EventProfile:
+    """The event that lives on after a merge: the oldest (ties: the smaller id), so merges are deterministic."""
+    return min(events, key=lambda e: (e.first_ts, e.event_id))
 
 
 def retrieval_keys(article: ArticleFeatures, df: DocumentFrequencies, limit: int = 8) -> tuple[list[str], list[str]]:

@@ -11,10 +11,15 @@ from services.common.arabic import normalize_for_matching
 from services.common.clock import to_epoch
 
 MAX_TERMS = 60
+MAX_PASSAGES = 12
+PASSAGE_TERMS = 30
+MIN_PASSAGE_WORDS = 8
 TITLE_TERM_WEIGHT = 2.0
 _WORD = re.compile(r"[\u0621-\u064aA-Za-z0-9]+")
-_CONJUNCTIONS = ("و", "ف")
+_CONJUNCTION = "و"  # not ف: too many names begin with it (فرنسا, فرقاطة, فلسطين)
 _ARTICLES = ("بال", "كال", "لل", "ال")
+# Light10-style suffixes (matching form: ة is already ه), longest first; تين/تان: feminine duals.
+_SUFFIXES = ("تين", "تان", "ها", "ان", "ات", "ون", "ين", "يه", "ه", "ي")
 # Function words that say nothing about which story an article tells (matching form).
 STOPWORDS = frozenset(normalize_for_matching(w) for w in """
 في من على إلى الى عن مع أن إن أو ثم كما لكن بعد قبل حتى خلال بين عند منذ هذا هذه ذلك تلك التي الذي
@@ -34,15 +39,24 @@ class ArticleFeatures:
     terms: dict[str, float]
     entities: dict[str, float]  # canonical_id -> salience
     duplicate_of: str | None
+    # Paragraph-level terms: an article often tells two stories, and the one it shares with an
+    # event may be a single paragraph that whole-document similarity dilutes.
+    passages: tuple[dict[str, float], ...] = ()
 
 
 def stem(word: str) -> str:
-    """A light stem: proclitics and the article off, so وبالصواريخ and الصواريخ meet."""
-    if word.startswith(_CONJUNCTIONS) and len(word) >= 5:
+    """A light stem (after Larkey's light10): proclitics, the article and common suffixes off,
+    so وبالصواريخ and الصواريخ, فرقاطتين and فرقاطة meet."""
+    if word.startswith(_CONJUNCTION) and len(word) >= 5:
         word = word[1:]
     for prefix in _ARTICLES:
-        if word.startswith(prefix) and len(word) - len(prefix) >= 3:
-            return word[len(prefix):]
+        # ال needs 3 letters left; the longer forms 4, or كاليبر would lose its first syllable.
+        if word.startswith(prefix) and len(word) - len(prefix) >= (3 if prefix == "ال" else 4):
+            word = word[len(prefix):]
+            break
+    for suffix in _SUFFIXES:
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            word = word[: -len(suffix)]
     return word
 
 
@@ -61,4 +75,15 @@ def article_features(article: dict[str, Any]) -> ArticleFeatures:
     entities = {e["canonical_id"]: float(e["salience"]) for e in article.get("entities", [])}
     moment = to_epoch(article.get("published_at")) or to_epoch(article["received_at"]) or 0.0
     return ArticleFeatures(article["article_id"], article["source"], moment, terms, entities,
-                           article.get("duplicate_of"))
+                           article.get("duplicate_of"), passages_of(article["text"]))
+
+
+def passages_of(text: str) -> tuple[dict[str, float], ...]:
+    passages = []
+    for paragraph in text.split("\n"):
+        if len(paragraph.split()) < MIN_PASSAGE_WORDS:
+            continue
+        passages.append(dict(terms_of(paragraph).most_common(PASSAGE_TERMS)))
+        if len(passages) == MAX_PASSAGES:
+            break
+    return tuple(passages)
