@@ -23,3 +23,14 @@ def parse_iso(text: str) -> datetime:
 
 def to_epoch(text: str | None) -> float | None:
     return parse_iso(text).timestamp() if text else None
+
+
+def normalize_timestamp(text: str | None) -> str | None:
+    """Any ISO-like date or date-time (``2026-11-11``, ``...T09:30:00+0300``) as the schemas write
+    them, or None when it cannot be read. A bare date means its midnight, UTC."""
+    if not text:
+        return None
+    try:
+        return iso(parse_iso(text.strip()))
+    except ValueError:
+        return None

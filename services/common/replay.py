@@ -43,10 +43,11 @@ async def push_documents(settings: Settings, documents: Iterable[dict[str, Any] 
         for document in documents:
             if isinstance(document, InvalidRecord):
                 result.rejected.append(document)
+                # Never produced, so no partition or offset: the reason names the file instead.
                 letter = dead_letters.dead_letter(
-                    stage="replay", topic=document.source_path, partition=None, offset=None, key=None,
+                    stage="replay", topic=raw_topic, partition=None, offset=None, key=None,
                     value=document.payload.encode("utf-8"), error_class=dead_letters.SCHEMA,
-                    reason=document.reason, doc_id=None)
+                    reason=f"{document.source_path}: {document.reason}", doc_id=None)
                 pending.append(await producer.send(topic_name(settings.topic_prefix, DEAD_LETTERS),
                                                    encode(DEAD_LETTERS, letter),
                                                    key=letter["dead_letter_id"].encode()))

@@ -18,7 +18,15 @@ from redis.exceptions import WatchError
 
 from services.common.redis_store import Keys
 
-from .clustering import DocumentFrequencies, EventProfile, best_event, index_terms, retrieval_keys
+from .clustering import (
+    DocumentFrequencies,
+    EventProfile,
+    events_to_merge,
+    index_terms,
+    matching_events,
+    retrieval_keys,
+    survivor_of,
+)
 from .features import ArticleFeatures
 from .updates import EventRecord, event_id_for, update_message
 
@@ -29,9 +37,19 @@ ARTICLE_TTL_SECONDS = 30 * 86400
 @dataclass(frozen=True)
 class Assignment:
     event_id: str
-    update: dict[str, Any]
+    # Every event update this article caused, in order: absorbed events' final `merged` updates
+    # first, then the event the article is in.
+    updates: list[tuple[str, dict[str, Any]]]
     created: bool
+    merged: int
     repeated: bool  # the article had been assigned before (a redelivery): nothing changed
+
+
+@dataclass(frozen=True)
+class Decision:
+    target: str | None  # None: open a new event
+    absorb: tuple[str, ...] = ()
+    syndicated: bool = False
 
 
 class EventStore:
@@ -101,36 +119,59 @@ class EventStore:
             if done:
                 record = await self.load(done)
                 if record is not None:
-                    return Assignment(done, update_message(done, record), False, True)
+                    return Assignment(done, [(done, update_message(done, record))], False, 0, True)
             df = await self.frequencies(features)
-            target, syndicated = await self._choose(features, df)
+            decision = await self._decide(features, df)
             try:
-                return await self._commit(article, features, df, target, syndicated)
+                return await self._commit(article, features, df, decision)
             except WatchError:
-                continue  # another worker changed the event or took the article: decide again
+                continue  # another worker changed an event or took the article: decide again
 
-    async def _choose(self, features: ArticleFeatures, df: DocumentFrequencies) -> tuple[str | None, bool]:
+    async def _decide(self, features: ArticleFeatures, df: DocumentFrequencies) -> Decision:
         if features.duplicate_of:
             original_event = await self.client.get(self._article(features.duplicate_of))
             if original_event:
-                return original_event, True
-        best = best_event(features, await self.candidates(features, df), df, self.threshold)
-        return (best.event_id if best else None), False
+                return Decision(original_event, syndicated=True)
+        candidates = {p.event_id: p for p in await self.candidates(features, df)}
+        matches = matching_events(features, candidates.values(), df, self.threshold)
+        if not matches:
+            return Decision(None)
+        best = candidates[matches[0].event_id]
+        absorbed = events_to_merge(best, [candidates[m.event_id] for m in matches[1:]], df, self.threshold)
+        survivor = survivor_of([best, *absorbed])
+        others = tuple(sorted(e.event_id for e in [best, *absorbed] if e is not survivor))
+        return Decision(survivor.event_id, others)
 
     async def _commit(self, article: dict[str, Any], features: ArticleFeatures, df: DocumentFrequencies,
-                      target: str | None, syndicated: bool) -> Assignment:
-        event_id = target or event_id_for(features.article_id)
+                      decision: Decision) -> Assignment:
+        event_id = decision.target or event_id_for(features.article_id)
         article_key, event_key = self._article(features.article_id), self._event(event_id)
+        absorbed_keys = [self._event(e) for e in decision.absorb]
         async with self.client.pipeline(transaction=True) as pipe:
-            await pipe.watch(article_key, event_key)
+            await pipe.watch(article_key, event_key, *absorbed_keys)
             if await pipe.get(article_key):
                 raise WatchError("article assigned meanwhile")
             raw = await pipe.get(event_key)
             record = EventRecord.from_json(json.loads(raw)) if raw else EventRecord(EventProfile(event_id))
-            created = raw is None
-            record.add(article, features, syndicated)
-            update = update_message(event_id, record)
+            absorbed: list[tuple[str, EventRecord]] = []
+            for other_id, other_key in zip(decision.absorb, absorbed_keys, strict=True):
+                other_raw = await pipe.get(other_key)
+                if other_raw:
+                    absorbed.append((other_id, EventRecord.from_json(json.loads(other_raw))))
+            updates: list[tuple[str, dict[str, Any]]] = []
             pipe.multi()
+            for other_id, other in absorbed:
+                record.absorb_event(other)
+                other.mark_merged(event_id)
+                updates.append((other_id, update_message(other_id, other)))
+                self._retire(pipe, other_id, other, df)
+                pipe.set(self._event(other_id), json.dumps(other.to_json(), ensure_ascii=False),
+                         ex=ARTICLE_TTL_SECONDS)
+                for member in other.members:
+                    pipe.set(self._article(member["article_id"]), event_id, ex=ARTICLE_TTL_SECONDS)
+            created = raw is None
+            record.add(article, features, decision.syndicated)
+            updates.append((event_id, update_message(event_id, record)))
             pipe.set(event_key, json.dumps(record.to_json(), ensure_ascii=False))
             pipe.set(article_key, event_id, ex=ARTICLE_TTL_SECONDS)
             pipe.incr(self.keys("ev", "df", "documents"))
@@ -138,12 +179,21 @@ class EventStore:
                 pipe.hincrby(self.keys("ev", "df", "terms"), term, 1)
             for entity in features.entities:
                 pipe.hincrby(self.keys("ev", "df", "entities"), entity, 1)
+            for entity in record.profile.entities:
                 pipe.sadd(self._index("e", entity), event_id)
             for term in index_terms(record.profile, df):
                 pipe.sadd(self._index("t", term), event_id)
             pipe.zadd(self._active, {event_id: record.profile.last_ts})
             await pipe.execute()
-        return Assignment(event_id, update, created, False)
+        return Assignment(event_id, updates, created, len(absorbed), False)
+
+    def _retire(self, pipe: Any, event_id: str, record: EventRecord, df: DocumentFrequencies) -> None:
+        """Take an event out of hot state: the active set and every index entry that names it."""
+        pipe.zrem(self._active, event_id)
+        for entity in record.profile.entities:
+            pipe.srem(self._index("e", entity), event_id)
+        for term in index_terms(record.profile, df):
+            pipe.srem(self._index("t", term), event_id)
 
     async def active_count(self) -> int:
         return int(await self.client.zcard(self._active))

@@ -62,6 +62,24 @@ class EventRecord:
         self.status = "new" if self.version == 1 else "updated"
 
 
+    def absorb_event(self, other: EventRecord) -> None:
+        """Take in a whole event that turned out to be this one."""
+        self.profile.merge(other.profile)
+        known = {m["article_id"] for m in self.members}
+        self.members.extend(m for m in other.members if m["article_id"] not in known)
+        self.members.sort(key=lambda m: (m["timestamp"], m["article_id"]))
+        for canonical_id, info in other.entity_info.items():
+            self.entity_info.setdefault(canonical_id, info)
+        self.syndicated += other.syndicated
+        self.version += 1
+        self.status = "updated"
+
+    def mark_merged(self, survivor: str) -> None:
+        self.status = "merged"
+        self.merged_into = survivor
+        self.version += 1
+
+
 def representative(record: EventRecord) -> dict[str, Any]:
     """The member whose headline best covers the event's vocabulary (ties: the earliest)."""
     def coverage(member: dict[str, Any]) -> float:

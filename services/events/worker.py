@@ -27,13 +27,15 @@ def build_stage() -> Stage:
 
     async def handle(article: dict[str, Any], delivery: Delivery) -> None:
         assignment = await store.assign(article, article_features(article))
-        # Sent again on a redelivery too: the update is keyed by event id and carries the same version.
-        await stage.send(EVENT_UPDATES, assignment.event_id, assignment.update)
+        # Sent again on a redelivery too: updates are keyed by event id and carry the same version.
+        for event_id, update in assignment.updates:
+            await stage.send(EVENT_UPDATES, event_id, update)
         await stage.mark_outcome(article["doc_id"], outcome_value(OUTCOME_EVENT, assignment.event_id))
         if assignment.repeated:
             DOCUMENTS.labels("events", "repeated").inc()
             return
-        EVENTS_CHANGED.labels(assignment.update["status"]).inc()
+        for _, update in assignment.updates:
+            EVENTS_CHANGED.labels(update["status"]).inc()
         DOCUMENTS.labels("events", "assigned").inc()
         now = time.time()
         received = to_epoch(article["received_at"]) or now

@@ -8,7 +8,7 @@ import hashlib
 from typing import Any
 
 from services.common.arabic import arabic_ratio, normalize_display, normalize_for_matching
-from services.common.clock import iso
+from services.common.clock import iso, normalize_timestamp
 from services.common.schemas import SCHEMA_VERSION
 
 from .cleaning import CleanedDocument, CleaningError, clean_html, clean_text
@@ -61,7 +61,7 @@ def build_article(raw: dict[str, Any], cleaned: CleanedDocument, *, duplicate_of
         "lead": cleaned.lead,
         "author": cleaned.author,
         "language": detect_language(cleaned),
-        "published_at": raw.get("published_at") or cleaned.published_at,
+        "published_at": normalize_timestamp(raw.get("published_at") or cleaned.published_at),
         "received_at": raw["received_at"],
         "cleaned_at": iso(),
         "content_hash": content_hash(text),

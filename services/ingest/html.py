@@ -40,7 +40,7 @@ class ExtractedPage:
 # Without extensive search htmldate reads only metadata and markup made for dates; with it, it
 # falls back on the copyright year and returns 1 January of it, a date no article has. The
 # page's own dateline is read below instead.
-_DATE_SEARCH = {"extensive_search": False, "original_date": True}
+_DATE_SEARCH = {"extensive_search": False, "original_date": True, "outputformat": "%Y-%m-%dT%H:%M:%S%z"}
 _DATELINE_MAX_CHARS = 120  # a dateline is one short text node: "الخميس، 14 آذار 2019، آخر تحديث 09:15"
 
 
@@ -68,7 +68,7 @@ def extract_page(html: str | bytes, *, url: str | None = None) -> ExtractedPage:
     return ExtractedPage(
         text=document.text,
         title=strip_site_name(document.title, (document.sitename, hostname)) if document.title else None,
-        published_at=document.date or _dateline_date(tree),
+        published_at=_published_time(tree) or document.date or _dateline_date(tree),
         author=document.author or None,
         language=_declared_language(tree),
         sitename=document.sitename or None,
@@ -131,6 +131,20 @@ def strip_site_name(title: str, site_names: tuple[str | None, ...]) -> str:
 
 def _compact(text: str) -> str:
     return _NOT_ALNUM.sub("", fold(text))
+
+
+# Metadata that carries a full publication time; htmldate keeps only its day.
+_PUBLISHED_TIME_XPATH = (
+    '//meta[@property="article:published_time" or @name="article:published_time" '
+    'or @itemprop="datePublished" or @name="pubdate" or @name="publish-date"]/@content'
+)
+
+
+def _published_time(tree: HtmlElement) -> str | None:
+    for value in tree.xpath(_PUBLISHED_TIME_XPATH):
+        if isinstance(value, str) and "T" in value:
+            return value.strip()
+    return None
 
 
 def _dateline_date(tree: HtmlElement) -> str | None:

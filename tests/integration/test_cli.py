@@ -59,7 +59,7 @@ def test_replay_then_events_json_obeys_the_seed_gold(tmp_path: Path) -> None:
 
 
 def test_run_until_idle_forms_the_sample_feed_events(tmp_path: Path) -> None:
-    expected = json.loads((SAMPLE_FEED / "expected_events.json").read_text(encoding="utf-8"))
+    expected = json.loads((ROOT / "tests" / "fixtures" / "sample_feed_events.json").read_text(encoding="utf-8"))
     run = marsad("run", "--until-idle", "--fresh", home=tmp_path)
     assert run.returncode == 0, run.stderr[-3000:]
     assert "stopped cleanly" in run.stderr

@@ -61,7 +61,7 @@ def test_body_only_without_menu_share_related_or_footer() -> None:
 def test_metadata_title_date_author_language() -> None:
     doc = clean_html(news_page(head=METADATA), url="https://example.com/news/1")
     assert doc.title == TITLE
-    assert doc.published_at == "2024-05-12"
+    assert doc.published_at == "2024-05-12T09:30:00+03:00"  # the full time, not just the day
     assert doc.author == "سارة الأحمد"
     assert doc.language == "ar"
 

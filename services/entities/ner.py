@@ -1,0 +1,132 @@
+"""Named-entity recognition for Arabic news: the public API of the entities stage.
+
+``NerModel.load()`` reads the shipped BiLSTM-CRF (``models/ner.pt``, trained by
+``services.entities.train`` on ANERcorp); ``tag`` labels pre-tokenized sentences with BIO tags
+(the tagger, then document-level consistency over neighbouring sentences) and ``extract`` goes
+from raw text to typed mentions with character offsets.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import torch
+
+from services.entities.consistency import propagate
+from services.entities.evaluation import chunks
+from services.entities.features import Vocabs, encode
+from services.entities.gazetteer import N_FEATURES, Gazetteer, default_gazetteer
+from services.entities.model import ModelConfig, Tagger, predict
+from services.entities.morph import normalize
+from services.entities.tokens import split_sentences, tokenize
+from services.entities.train import MODEL_FILE, MODEL_FORMAT, MODEL_VERSION
+
+DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / MODEL_FILE
+ENTITY_TYPES = ("LOC", "ORG", "PERS", "MISC")
+
+
+@dataclass(frozen=True)
+class Mention:
+    type: str
+    start: int
+    end: int
+    text: str
+
+
+class NerModel:
+    def __init__(
+        self, tagger: Tagger, vocabs: Vocabs, gazetteer: Gazetteer, consistency_window: int = 20
+    ) -> None:
+        self.tagger = tagger.eval()
+        self.vocabs = vocabs
+        self.gazetteer = gazetteer
+        self.tags = list(tagger.config.tags)
+        # Sentences before/after whose names are re-applied to untagged repeats (0 = off).
+        self.consistency_window = consistency_window
+
+    @classmethod
+    def load(cls, path: str | Path | None = None) -> NerModel:
+        """Load a model file (or a directory holding ``ner.pt``); default: the shipped model."""
+        path = Path(path) if path is not None else DEFAULT_MODEL_PATH
+        if path.is_dir():
+            path = path / MODEL_FILE
+        if not path.exists():
+            raise FileNotFoundError(
+                f"NER model {path} not found; train one with "
+                "`python -m services.entities.train --data TRAIN.txt --out services/entities/models/`"
+            )
+        try:
+            checkpoint = torch.load(path, map_location="cpu", weights_only=True)
+        except Exception as error:
+            raise ValueError(f"{path} is not a readable NER model file: {error}") from error
+        if not isinstance(checkpoint, dict) or checkpoint.get("format") != MODEL_FORMAT:
+            raise ValueError(f"{path} is not a {MODEL_FORMAT} model file")
+        if checkpoint.get("version") != MODEL_VERSION:
+            raise ValueError(
+                f"{path} has model version {checkpoint.get('version')}, expected {MODEL_VERSION}"
+            )
+        config_dict = dict(checkpoint["config"])
+        state = checkpoint["state_dict"]
+        if "char_widths" not in config_dict:  # first release: a single width-3 char CNN
+            config_dict["char_widths"] = (3,)
+            state = {k.replace("char_cnn.", "char_cnns.0."): v for k, v in state.items()}
+        config = ModelConfig(**config_dict)
+        if config.n_gaz != N_FEATURES:
+            raise ValueError(f"{path} expects {config.n_gaz} gazetteer features, this code has {N_FEATURES}")
+        tagger = Tagger(config)
+        tagger.load_state_dict(state)
+        inference = checkpoint.get("inference", {})
+        return cls(
+            tagger,
+            Vocabs.from_dict(checkpoint["vocabs"]),
+            default_gazetteer(),
+            consistency_window=int(inference.get("consistency_window", 20)),
+        )
+
+    def tag(self, sentences: list[list[str]]) -> list[list[str]]:
+        """BIO tags, exactly one per input token. Tokens with no visible content (empty strings,
+        RLM marks) are tagged O and hidden from the network so they cannot split a name."""
+        torch.set_num_threads(1)
+        visible = [
+            [i for i, word in enumerate(sentence) if normalize(word).strip()] for sentence in sentences
+        ]
+        encoded = [
+            encode([sentence[i] for i in keep], self.vocabs, self.gazetteer)
+            for sentence, keep in zip(sentences, visible, strict=True)
+        ]
+        predicted = predict(self.tagger, encoded, self.tags)
+        if self.consistency_window > 0:
+            predicted = propagate(
+                [[sentence[i] for i in keep] for sentence, keep in zip(sentences, visible, strict=True)],
+                predicted,
+                self.consistency_window,
+            )
+        result: list[list[str]] = []
+        for sentence, keep, tags in zip(sentences, visible, predicted, strict=True):
+            full = ["O"] * len(sentence)
+            for index, tag in zip(keep, tags, strict=True):
+                full[index] = tag
+            result.append(full)
+        return result
+
+    def extract(self, text: str) -> list[Mention]:
+        """Mentions in ``text`` with exact character offsets (``text[start:end] == mention.text``)."""
+        sentences = split_sentences(tokenize(text), text)
+        tagged = self.tag([[token.text for token in sentence] for sentence in sentences])
+        mentions: list[Mention] = []
+        for sentence, tags in zip(sentences, tagged, strict=True):
+            for first, last, kind in chunks(tags):
+                start, end = sentence[first].start, sentence[last - 1].end
+                mentions.append(Mention(kind, start, end, text[start:end]))
+        return mentions
+
+
+@lru_cache(maxsize=1)
+def default_model() -> NerModel:
+    """The shipped model, loaded once per process."""
+    return NerModel.load()
+
+
+__all__ = ["ENTITY_TYPES", "Mention", "NerModel", "default_model"]

@@ -1,0 +1,254 @@
+"""Train the default NER model from an ANERcorp-style CoNLL file.
+
+    python -m services.entities.train --data ../shared/corpus/anercorp/train.txt \
+        --out services/entities/models/
+
+The last ``--dev-fraction`` of sentences (a contiguous block, so whole documents stay on one
+side, like the real test split) is held out for model selection; the epoch with the best dev
+F1 is kept. Everything is seeded and runs on one thread with deterministic algorithms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from services.entities.consistency import propagate
+from services.entities.embeddings import ppmi_svd
+from services.entities.evaluation import conll_scores, read_conll
+from services.entities.features import Vocabs, encode, make_batch
+from services.entities.gazetteer import N_FEATURES, default_gazetteer
+from services.entities.model import ModelConfig, Tagger, batches_by_length, predict
+from services.entities.morph import normalize, split_proclitics
+
+MODEL_FORMAT = "marsad-ner-bilstm-crf"
+MODEL_VERSION = 1
+MODEL_FILE = "ner.pt"
+TAGS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS", "B-MISC", "I-MISC"]
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    torch.use_deterministic_algorithms(True)
+    torch.set_num_threads(1)
+
+
+def repair_bio(tags: Sequence[str]) -> list[str]:
+    """Turn an I-X that cannot continue a span (after O or another type) into B-X."""
+    fixed: list[str] = []
+    previous = "O"
+    for tag in tags:
+        if tag.startswith("I-") and previous[2:] != tag[2:]:
+            tag = "B-" + tag[2:]
+        fixed.append(tag)
+        previous = tag
+    return fixed
+
+
+def split_dev(data: list, dev_fraction: float) -> tuple[list, list]:
+    cut = len(data) - round(len(data) * dev_fraction)
+    return data[:cut], data[cut:]
+
+
+def rare_word_dropout(sequences: list[np.ndarray], size: int, alpha: float) -> np.ndarray:
+    """Per-id probability alpha / (alpha + count) of hiding a word as UNK: singletons often,
+    frequent words almost never (Kiperwasser & Goldberg 2016). PAD/UNK are never replaced."""
+    counts = np.bincount(np.concatenate(sequences), minlength=size).astype(np.float64)
+    probability = alpha / (alpha + np.maximum(counts, 1e-9))
+    probability[:2] = 0.0
+    return probability
+
+
+def init_embeddings(model: Tagger, vocabs: Vocabs, sentences: list[list[str]], seed: int) -> None:
+    """Start word and stem embeddings from PPMI-SVD vectors of the training text (scaled to the
+    usual N(0, 1) magnitude); rows with no vector keep their random start."""
+    norms = [[normalize(word) for word in sentence] for sentence in sentences]
+    stems = [[split_proclitics(word)[1] for word in sentence] for sentence in norms]
+    for table, vocab, corpus in (
+        (model.word_emb, vocabs.words, norms),
+        (model.stem_emb, vocabs.stems, stems),
+    ):
+        dim = table.weight.shape[1]
+        vectors = torch.from_numpy(ppmi_svd(corpus, vocab, dim, seed=seed)) * dim**0.5
+        has_vector = vectors.abs().sum(1) > 0
+        with torch.no_grad():
+            table.weight[has_vector] = vectors[has_vector]
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 20
+    dev_fraction: float = 0.1
+    seed: int = 13
+    batch_size: int = 16
+    lr: float = 2e-3
+    lr_decay: float = 0.95
+    word_dropout: float = 0.25  # alpha of the rare-word UNK replacement
+    hidden: int = 128
+    embeddings: bool = True
+    consistency_window: int = 20
+    full: bool = False  # after model selection, retrain on train+dev for the best epoch count
+
+
+Data = list[tuple[list[str], list[str]]]
+
+
+def _dev_scores(model: Tagger, sentences: list[list[str]], encoded: list, gold: list[list[str]], window: int):
+    tagged = predict(model, encoded, TAGS)
+    return conll_scores(gold, tagged), conll_scores(gold, propagate(sentences, tagged, window))
+
+
+def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -> tuple[dict, dict, int]:
+    """Train one model; returns (checkpoint without metadata, best dev scores, best epoch).
+    Without dev data the last epoch is kept."""
+    seed_everything(cfg.seed)
+    gazetteer = default_gazetteer()
+    vocabs = Vocabs.build([tokens for tokens, _ in train_data])
+    tag_index = {tag: i for i, tag in enumerate(TAGS)}
+    train_encoded = [encode(tokens, vocabs, gazetteer) for tokens, _ in train_data]
+    train_tags = [np.array([tag_index[t] for t in tags], dtype=np.int64) for _, tags in train_data]
+    dev_sentences = [tokens for tokens, _ in dev_data]
+    dev_gold = [tags for _, tags in dev_data]
+    dev_encoded = [encode(tokens, vocabs, gazetteer) for tokens in dev_sentences]
+    config = ModelConfig(
+        n_words=len(vocabs.words),
+        n_stems=len(vocabs.stems),
+        n_prefixes=len(vocabs.prefixes),
+        n_chars=len(vocabs.chars),
+        n_gaz=N_FEATURES,
+        tags=TAGS,
+        hidden=cfg.hidden,
+    )
+    model = Tagger(config)
+    if cfg.embeddings:
+        init_embeddings(model, vocabs, [tokens for tokens, _ in train_data], cfg.seed)
+    optimizer = torch.optim.Adam(model.parameters(), lr=cfg.lr)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=cfg.lr_decay)
+    rng = np.random.default_rng(cfg.seed)
+    dropout = (
+        rare_word_dropout([e.words for e in train_encoded], len(vocabs.words), cfg.word_dropout),
+        rare_word_dropout([e.stems for e in train_encoded], len(vocabs.stems), cfg.word_dropout),
+    )
+    lengths = [len(item) for item in train_encoded]
+    best_f1, best_state, best_scores, best_epoch = -1.0, None, {}, 0
+    for epoch in range(1, epochs + 1):
+        model.train()
+        epoch_started = time.perf_counter()
+        order = [int(i) for i in rng.permutation(len(train_encoded))]
+        batches = batches_by_length(order, lengths, cfg.batch_size, 1200)
+        rng.shuffle(batches)
+        total = 0.0
+        for group in batches:
+            batch = make_batch([train_encoded[i] for i in group], dropout, rng)
+            gold = torch.zeros(batch.words.shape, dtype=torch.long)
+            for row, i in enumerate(group):
+                gold[row, : lengths[i]] = torch.from_numpy(train_tags[i])
+            loss = model.loss(batch, gold)
+            optimizer.zero_grad()
+            (loss / len(group)).backward()
+            torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
+            optimizer.step()
+            total += loss.item()
+        scheduler.step()
+        line = f"epoch {epoch:2d} loss {total / len(train_encoded):.3f}"
+        scores: dict = {}
+        if dev_data:
+            raw, scores = _dev_scores(model, dev_sentences, dev_encoded, dev_gold, cfg.consistency_window)
+            line += (
+                f" dev tagger F1 {raw['f1']:.4f} | +consistency P {scores['precision']:.4f}"
+                f" R {scores['recall']:.4f} F1 {scores['f1']:.4f}"
+            )
+        log(f"{line} ({time.perf_counter() - epoch_started:.0f}s)")
+        if not dev_data or scores["f1"] > best_f1:
+            best_f1, best_scores, best_epoch = scores.get("f1", 0.0), scores, epoch
+            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    assert best_state is not None
+    checkpoint = {"config": config.to_dict(), "vocabs": vocabs.to_dict(), "state_dict": best_state}
+    return checkpoint, best_scores, best_epoch
+
+
+def train(
+    data_path: str | Path, out_dir: str | Path | None, cfg: TrainConfig | None = None, log=print
+) -> dict:
+    """Train, report dev scores, and save ``ner.pt`` into ``out_dir`` (if given)."""
+    cfg = cfg or TrainConfig()
+    started = time.perf_counter()
+    data = [(tokens, repair_bio(tags)) for tokens, tags in read_conll(data_path)]
+    train_data, dev_data = split_dev(data, cfg.dev_fraction)
+    log(f"{len(train_data)} train / {len(dev_data)} dev sentences (dev = last block of the file)")
+    checkpoint, scores, best_epoch = _fit(train_data, dev_data, cfg.epochs, cfg, log)
+    if dev_data:
+        log(
+            f"best epoch {best_epoch}: dev P {scores['precision']:.4f} R {scores['recall']:.4f} "
+            f"F1 {scores['f1']:.4f}"
+        )
+        for kind, s in scores["per_type"].items():
+            log(f"  {kind:5s} P {s['precision']:.4f} R {s['recall']:.4f} F1 {s['f1']:.4f} (n={s['support']})")
+    trained_on = "train"
+    if cfg.full and dev_data:
+        log(f"retraining on all {len(data)} sentences for {best_epoch} epochs")
+        checkpoint, _, _ = _fit(data, [], best_epoch, cfg, log)
+        trained_on = "train+dev"
+    checkpoint = {
+        "format": MODEL_FORMAT,
+        "version": MODEL_VERSION,
+        **checkpoint,
+        "inference": {"consistency_window": cfg.consistency_window},
+        "dev": {"epoch": best_epoch, "trained_on": trained_on, **scores},
+        "train_config": asdict(cfg),
+    }
+    if out_dir is not None:
+        out = Path(out_dir)
+        out.mkdir(parents=True, exist_ok=True)
+        torch.save(checkpoint, out / MODEL_FILE)
+        log(f"saved {out / MODEL_FILE} ({(out / MODEL_FILE).stat().st_size / 1e6:.1f} MB)")
+    log(f"training took {time.perf_counter() - started:.0f}s")
+    return checkpoint
+
+
+def main(argv: list[str] | None = None) -> None:
+    defaults = TrainConfig()
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--data", required=True, help="CoNLL file: 'token TAG' lines, blank line between sentences"
+    )
+    parser.add_argument("--out", default=None, help="directory for ner.pt (omit to only report dev scores)")
+    parser.add_argument("--epochs", type=int, default=defaults.epochs)
+    parser.add_argument("--dev-fraction", type=float, default=defaults.dev_fraction)
+    parser.add_argument("--seed", type=int, default=defaults.seed)
+    parser.add_argument("--lr", type=float, default=defaults.lr)
+    parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay)
+    parser.add_argument("--word-dropout", type=float, default=defaults.word_dropout)
+    parser.add_argument("--hidden", type=int, default=defaults.hidden)
+    parser.add_argument("--no-embeddings", action="store_true", help="skip the PPMI-SVD initialization")
+    parser.add_argument(
+        "--full", action="store_true", help="then retrain on train+dev for the best epoch count"
+    )
+    args = parser.parse_args(argv)
+    cfg = TrainConfig(
+        epochs=args.epochs,
+        dev_fraction=args.dev_fraction,
+        seed=args.seed,
+        lr=args.lr,
+        lr_decay=args.lr_decay,
+        word_dropout=args.word_dropout,
+        hidden=args.hidden,
+        embeddings=not args.no_embeddings,
+        full=args.full,
+    )
+    train(args.data, args.out, cfg)
+
+
+if __name__ == "__main__":
+    main()

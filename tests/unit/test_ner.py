@@ -1,0 +1,54 @@
+from pathlib import Path
+
+import pytest
+
+from services.entities.ner import DEFAULT_MODEL_PATH, Mention, NerModel, default_model
+
+pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_PATH.exists(), reason=f"no shipped model at {DEFAULT_MODEL_PATH}")
+
+SENTENCE = "وقال وزير الخارجية المصري في القاهرة إن الأمم المتحدة أرسلت وفدا إلى دمشق ."
+
+
+def test_shipped_model_finds_obvious_entities() -> None:
+    words = SENTENCE.split()
+    [tags] = default_model().tag([words])
+    assert len(tags) == len(words)
+    tagged = dict(zip(words, tags, strict=True))
+    assert tagged["القاهرة"] == "B-LOC"
+    assert tagged["دمشق"] == "B-LOC"
+    # ANERcorp convention: titles and ministry names are O, international bodies ORG.
+    assert tags[words.index("الأمم") : words.index("المتحدة") + 1] == ["B-ORG", "I-ORG"]
+    assert tagged["وقال"] == "O"
+
+
+def test_one_tag_per_token_even_for_empty_and_invisible_tokens() -> None:
+    sentences = [["في", "", "القاهرة", "\u200f", "."], [], [""], ["\u200f", "\u200f"]]
+    tagged = default_model().tag(sentences)
+    assert [len(tags) for tags in tagged] == [5, 0, 1, 2]
+    assert tagged[0][1] == tagged[0][3] == "O"
+    assert tagged[2] == ["O"]
+    assert all(tag == "O" or tag[:2] in ("B-", "I-") for tags in tagged for tag in tags)
+
+
+def test_extract_offsets_slice_back_to_text() -> None:
+    text = "أعلن الرئيس الفرنسي جاك شيراك في باريس أن «الأمم المتحدة» ستعقد اجتماعا.\nوزارة الدفاع\u200f ترد."
+    mentions = default_model().extract(text)
+    assert mentions, "expected some entities"
+    for mention in mentions:
+        assert isinstance(mention, Mention)
+        assert mention.type in ("LOC", "ORG", "PERS", "MISC")
+        assert text[mention.start : mention.end] == mention.text
+    assert ("LOC", "باريس") in {(m.type, m.text) for m in mentions}
+
+
+def test_default_model_is_cached() -> None:
+    assert default_model() is default_model()
+
+
+def test_load_errors_are_clear(tmp_path: Path) -> None:
+    with pytest.raises(FileNotFoundError, match="not found"):
+        NerModel.load(tmp_path / "missing.pt")
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a model")
+    with pytest.raises(ValueError, match="not a readable NER model"):
+        NerModel.load(bad)

@@ -1,0 +1,50 @@
+"""Gazetteer matching, proclitic handling and document-level consistency."""
+
+from services.entities.consistency import propagate
+from services.entities.gazetteer import CATEGORIES, default_gazetteer
+from services.entities.morph import lookup_variants, normalize, split_proclitics
+
+
+def _categories(words: list[str]) -> list[set[tuple[str, str]]]:
+    return [{(CATEGORIES[s // 2], "BI"[s % 2]) for s in slots} for slots in default_gazetteer().match(words)]
+
+
+def test_normalize_folds_spelling_variants() -> None:
+    assert normalize("أحمد") == normalize("احمد")
+    assert normalize("سوريةُ") == normalize("سوريه")
+    assert normalize("٢٠٠٦") == normalize("2006") == "0000"
+
+
+def test_proclitics() -> None:
+    assert split_proclitics(normalize("وبالقاهرة")) == ("وبال", "قاهره")
+    assert split_proclitics(normalize("للأمم")) == ("لل", "امم")
+    assert split_proclitics(normalize("لبنان")) == ("", "لبنان")
+    assert normalize("القاهرة") in lookup_variants(normalize("للقاهرة"))
+
+
+def test_gazetteer_matches_phrases_with_clitics() -> None:
+    found = _categories(["وصل", "بالقاهرة", "مندوب", "للأمم", "المتحدة", "ومحمد"])
+    assert ("PLACE", "B") in found[1]
+    assert ("ORG", "B") in found[3] and ("ORG", "I") in found[4]
+    assert ("FIRST", "B") in found[5]
+    assert not found[0] and not found[2]
+
+
+def test_gazetteer_keeps_alef_maksura_apart_and_skips_frequent_words() -> None:
+    on, ali, cannes = _categories(["على", "علي", "كان"])
+    assert ("FIRST", "B") in ali
+    assert ("FIRST", "B") not in on
+    assert ("CITY", "B") not in cannes
+
+
+def test_consistency_tags_repeats_and_surnames() -> None:
+    sentences = [["قال", "صامويل", "إيتو", "إن"], ["وسجل", "إيتو", "هدفا", "لبرشلونة"], ["في", "برشلونة"]]
+    tags = [["O", "B-PERS", "I-PERS", "O"], ["O", "O", "O", "O"], ["O", "B-ORG"]]
+    assert propagate(sentences, tags) == [
+        ["O", "B-PERS", "I-PERS", "O"],
+        ["O", "B-PERS", "O", "B-ORG"],
+        ["O", "B-ORG"],
+    ]
+    # Outside the window nothing is borrowed; frequent words are never propagated.
+    assert propagate(sentences, tags, window=0)[1] == ["O", "O", "O", "O"]
+    assert propagate([["في"], ["في"]], [["B-LOC"], ["O"]])[1] == ["O"]
