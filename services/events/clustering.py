@@ -87,13 +87,17 @@ class DocumentFrequencies:
     terms: Mapping[str, int]
     entities: Mapping[str, int]
     prior: BackgroundFrequencies = field(default_factory=background)
+    _term_cache: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _idf(self, df: int, prior_rate: float) -> float:
         rate = (df + PRIOR_DOCUMENTS * prior_rate) / (self.documents + PRIOR_DOCUMENTS)
         return 1.0 + math.log(1.0 / rate)
 
     def term_idf(self, term: str) -> float:
-        return self._idf(self.terms.get(term, 0), self.prior.rate(term))
+        cached = self._term_cache.get(term)
+        if cached is None:
+            cached = self._term_cache[term] = self._idf(self.terms.get(term, 0), self.prior.rate(term))
+        return cached
 
     def entity_idf(self, entity: str) -> float:
         return self._idf(self.entities.get(entity, 0), ENTITY_PRIOR_RATE)
@@ -113,38 +117,49 @@ def _tfidf(terms: Mapping[str, float], df: DocumentFrequencies) -> dict[str, flo
     return {t: (1.0 + math.log(w)) * df.term_idf(t) for t, w in terms.items() if w > 0}
 
 
-def _cosine(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    if not a or not b:
-        return 0.0
-    small, large = (a, b) if len(a) < len(b) else (b, a)
-    dot = sum(w * large.get(t, 0.0) for t, w in small.items())
-    norm = math.sqrt(sum(w * w for w in a.values())) * math.sqrt(sum(w * w for w in b.values()))
-    return dot / norm if norm else 0.0
-
-
 def _unit(vector: Mapping[str, float]) -> dict[str, float]:
     norm = math.sqrt(sum(w * w for w in vector.values()))
     return {t: w / norm for t, w in vector.items()} if norm else {}
 
 
-def passage_similarity(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> float:
-    ours = [_unit(_tfidf(p, df)) for p in article.passages]
+def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
+    small, large = (a, b) if len(a) < len(b) else (b, a)
+    return sum(w * large.get(t, 0.0) for t, w in small.items())
+
+
+@dataclass(frozen=True)
+class PreparedArticle:
+    """An article's weighted vectors, computed once and compared with every candidate."""
+
+    features: ArticleFeatures
+    text: dict[str, float]
+    passages: list[dict[str, float]]
+    entity_weights: dict[str, float]
+
+
+def prepare(article: ArticleFeatures, df: DocumentFrequencies) -> PreparedArticle:
+    return PreparedArticle(
+        article,
+        _unit(_tfidf(article.terms, df)),
+        [_unit(_tfidf(p, df)) for p in article.passages],
+        {e: df.entity_idf(e) * (0.5 + 0.5 * s) for e, s in article.entities.items()},
+    )
+
+
+def passage_similarity(article: PreparedArticle, event: EventProfile, df: DocumentFrequencies) -> float:
     best = 0.0
     for passage in event.passages:
         theirs = _unit(_tfidf(passage, df))
-        for mine in ours:
-            small, large = (mine, theirs) if len(mine) < len(theirs) else (theirs, mine)
-            best = max(best, sum(w * large.get(t, 0.0) for t, w in small.items()))
+        for mine in article.passages:
+            best = max(best, _dot(mine, theirs))
     return best
 
 
-def entity_overlap(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> float:
-    weights = {e: df.entity_idf(e) * (0.5 + 0.5 * s) for e, s in article.entities.items()}
-    total = sum(weights.values())
+def entity_overlap(article: PreparedArticle, event: EventProfile) -> float:
+    total = sum(article.entity_weights.values())
     if not total:
         return 0.0
-    shared = sum(w for e, w in weights.items() if e in event.entities)
-    return shared / total
+    return sum(w for e, w in article.entity_weights.items() if e in event.entities) / total
 
 
 def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
@@ -157,11 +172,12 @@ def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
     return math.exp(-max(gap / 3600.0 - TIME_GRACE_HOURS, 0.0) / TIME_SCALE_HOURS)
 
 
-def score(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies) -> Scored:
-    text = _cosine(_tfidf(article.terms, df), _tfidf(event.terms, df))
-    passages = passage_similarity(article, event, df)
-    entities = entity_overlap(article, event, df)
-    decay = time_factor(article, event)
+def score(article: ArticleFeatures | PreparedArticle, event: EventProfile, df: DocumentFrequencies) -> Scored:
+    prepared = article if isinstance(article, PreparedArticle) else prepare(article, df)
+    text = _dot(prepared.text, _unit(_tfidf(event.terms, df)))
+    passages = passage_similarity(prepared, event, df)
+    entities = entity_overlap(prepared, event)
+    decay = time_factor(prepared.features, event)
     total = decay * (PASSAGE_WEIGHT * passages + TEXT_WEIGHT * text + ENTITY_WEIGHT * entities)
     return Scored(event.event_id, total, text, passages, entities, decay)
 
@@ -169,7 +185,8 @@ def score(article: ArticleFeatures, event: EventProfile, df: DocumentFrequencies
 def matching_events(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
                     threshold: float) -> list[Scored]:
     """Candidates scoring at or above ``threshold``, best first; ties go to the smaller id (determinism)."""
-    scored = [score(article, event, df) for event in candidates]
+    prepared = prepare(article, df)
+    scored = [score(prepared, event, df) for event in candidates]
     return sorted((s for s in scored if s.score >= threshold), key=lambda s: (-s.score, s.event_id))
 
 
