@@ -225,11 +225,16 @@ class Stage:
         WORKER_UP.labels(self.name).set(1 if ready else 0)
         return {"ready": ready, "stage": self.name, "redis": redis_ok, "assigned_partitions": assigned}
 
+    def _our_partitions(self) -> list[Any]:
+        """Assigned partitions of Marsad's topics (not faust's internal assignor topic)."""
+        prefix = self.settings.topic_prefix
+        return [tp for tp in self.app.consumer.assignment() if tp.topic.startswith(prefix)]
+
     async def _export_lag(self) -> None:
         """Lag from the high-watermarks fetch responses carry (ListOffsets can be stale on Tansu)."""
         try:
             consumer = self.app.consumer
-            for tp in consumer.assignment():
+            for tp in self._our_partitions():
                 highwater = consumer.highwater(tp)
                 if highwater is None:
                     continue

@@ -11,8 +11,10 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Sequence
+from functools import lru_cache
 
 from services.entities.evaluation import chunks
+from services.entities.gazetteer import DATA_DIR, read_list
 from services.entities.morph import lookup_variants, normalize, split_proclitics
 
 # Words too common to ever be propagated on their own, whatever the tagger said once.
@@ -24,6 +26,16 @@ _STOP = frozenset(
     ).split()
 )
 Key = tuple[str, ...]
+
+
+@lru_cache(maxsize=1)
+def _never_alone() -> frozenset[str]:
+    """Frequent words plus one-word triggers (مدينة, وزارة, الرئيس ...): a stray tag on one of
+    them must not spread through the document."""
+    triggers = (line.split("\t")[0] for line in read_list(DATA_DIR / "triggers.tsv"))
+    words = {split_proclitics(normalize(word))[1] for word in triggers if " " not in word}
+    words |= {split_proclitics(normalize(word))[1] for word in read_list(DATA_DIR / "stopwords.txt")}
+    return _STOP | frozenset(words)
 
 
 def _keys(sentence: Sequence[str]) -> tuple[list[str], list[str]]:
@@ -43,7 +55,7 @@ def _key(norms: list[str], stems: list[str], start: int, end: int) -> Key:
 
 
 def _usable(key: Key) -> bool:
-    return not (len(key) == 1 and (len(key[0]) < 3 or key[0] in _STOP))
+    return not (len(key) == 1 and (len(key[0]) < 3 or key[0] in _never_alone()))
 
 
 def propagate(

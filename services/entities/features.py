@@ -147,6 +147,7 @@ class Batch:
     shapes: torch.Tensor
     chars: torch.Tensor  # (U, C): char ids of the distinct words in the batch
     char_index: torch.Tensor  # (B, T): row of ``chars`` for each token
+    char_keys: list[tuple[int, ...]]  # the char-id tuple of each row of ``chars`` (cache keys)
     gaz: torch.Tensor  # (B, T, N_FEATURES) float
     lengths: torch.Tensor  # (B,)
     mask: torch.Tensor  # (B, T) bool
@@ -197,6 +198,7 @@ def make_batch(
         shapes=torch.from_numpy(shapes),
         chars=torch.from_numpy(chars),
         char_index=torch.from_numpy(char_index),
+        char_keys=list(unique),
         gaz=torch.from_numpy(gaz),
         lengths=torch.from_numpy(lengths),
         mask=torch.from_numpy(mask),

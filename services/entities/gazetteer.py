@@ -40,7 +40,7 @@ _MAX_PHRASE = 6
 _ARABIC = re.compile("[\u0621-\u064a]")
 
 
-def _read_lines(path: Path) -> Iterable[str]:
+def read_list(path: Path) -> Iterable[str]:
     with open(path, encoding="utf-8") as handle:
         for line in handle:
             line = line.strip()
@@ -76,16 +76,16 @@ class Gazetteer:
     def from_dir(cls, directory: Path = DATA_DIR) -> Gazetteer:
         gazetteer = cls(
             stopwords=frozenset(
-                normalize_for_gazetteer(word) for word in _read_lines(directory / "stopwords.txt")
+                normalize_for_gazetteer(word) for word in read_list(directory / "stopwords.txt")
             )
         )
         for category, name in LIST_FILES.items():
             path = directory / name
             if not path.exists():
                 raise FileNotFoundError(f"gazetteer list {path} is missing")
-            for line in _read_lines(path):
+            for line in read_list(path):
                 gazetteer.add(category, line.split("\t")[0])
-        for line in _read_lines(directory / "triggers.tsv"):
+        for line in read_list(directory / "triggers.tsv"):
             phrase, kind = line.split("\t")
             gazetteer.add(f"TRIG_{kind}", phrase)
         return gazetteer

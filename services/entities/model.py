@@ -18,6 +18,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 from services.entities.features import N_SHAPES, Batch, Encoded, make_batch
 
 NEG = -1e4
+CHAR_CACHE_SIZE = 300_000
 
 
 @dataclass
@@ -138,18 +139,36 @@ class Tagger(nn.Module):
         self.lstm = nn.LSTM(input_dim, c.hidden, batch_first=True, bidirectional=True)
         self.out = nn.Linear(2 * c.hidden, len(c.tags))
         self.crf = CRF(c.tags)
+        self.char_cache: dict[tuple[int, ...], torch.Tensor] | None = None
+
+    def _char_cnn(self, chars: torch.Tensor) -> torch.Tensor:
+        """(U, W) char ids -> (U, F) max-pooled CNN features."""
+        embedded = self.char_emb(chars).transpose(1, 2)  # (U, D, W)
+        pad = chars.unsqueeze(1) == 0
+        pooled = []
+        for cnn in self.char_cnns:
+            out = torch.relu(cnn(embedded))[:, :, : chars.shape[1]]  # even widths add a column
+            pooled.append(out.masked_fill(pad, 0.0).max(dim=2).values)
+        return torch.cat(pooled, dim=1)
+
+    def _char_features(self, batch: Batch) -> torch.Tensor:
+        """Char features of the batch's distinct words. At inference they are memoized per word
+        (``char_cache``), since news repeats most of its vocabulary."""
+        cache = self.char_cache
+        if self.training or cache is None:
+            return self._char_cnn(batch.chars)
+        missing = [i for i, key in enumerate(batch.char_keys) if key not in cache]
+        if missing:
+            if len(cache) + len(missing) > CHAR_CACHE_SIZE:
+                cache.clear()
+            for i, row in zip(missing, self._char_cnn(batch.chars[missing]), strict=True):
+                cache[batch.char_keys[i]] = row
+        return torch.stack([cache[key] for key in batch.char_keys])
 
     def emissions(self, batch: Batch) -> torch.Tensor:
         t = batch.words.shape[1]
         # The char CNN runs once per distinct word of the batch, then is gathered per token.
-        embedded = self.char_emb(batch.chars).transpose(1, 2)  # (U, D, W)
-        width = batch.chars.shape[1]
-        pad = batch.chars.unsqueeze(1) == 0
-        pooled = []
-        for cnn in self.char_cnns:
-            out = torch.relu(cnn(embedded))[:, :, :width]  # even kernels produce one extra column
-            pooled.append(out.masked_fill(pad, 0.0).max(dim=2).values)
-        chars = torch.cat(pooled, dim=1)[batch.char_index]  # (B, T, F)
+        chars = self._char_features(batch)[batch.char_index]  # (B, T, F)
         x = torch.cat(
             [
                 self.word_emb(batch.words),

@@ -40,6 +40,7 @@ class NerModel:
         self, tagger: Tagger, vocabs: Vocabs, gazetteer: Gazetteer, consistency_window: int = 20
     ) -> None:
         self.tagger = tagger.eval()
+        self.tagger.char_cache = {}
         self.vocabs = vocabs
         self.gazetteer = gazetteer
         self.tags = list(tagger.config.tags)
