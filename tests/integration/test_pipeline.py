@@ -7,6 +7,7 @@ import json
 import os
 import signal
 import time
+import urllib.request
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -132,6 +133,47 @@ def test_malformed_messages_go_to_dead_letters_while_workers_keep_running(pipeli
         assert letter["original_topic"] == f"{settings.topic_prefix}raw-documents"
         assert letter["offset"] is not None
     _alive(pipeline)
+    ingest = next(w for w in pipeline.workers if w.stage == "ingest")
+    metrics = _metrics(ingest.health_url)
+    for error_class in ("decode", "schema", "processing"):
+        assert _sample(metrics, "marsad_dead_letters_total", error_class=error_class) >= 1, error_class
+
+
+def _metrics(url: str) -> str:
+    with urllib.request.urlopen(url + "/metrics", timeout=5) as response:
+        return response.read().decode()
+
+
+def _sample(metrics: str, name: str, **labels: str) -> float:
+    """Sum of the samples of ``name`` whose labels include ``labels``."""
+    total = 0.0
+    for line in metrics.splitlines():
+        if line.startswith(name + " "):
+            label_text, value = "", line.split(" ", 1)[1]
+        elif line.startswith(name + "{"):
+            label_text, value = line[len(name) + 1:].rsplit("} ", 1)
+        else:
+            continue
+        if all(f'{k}="{v}"' in label_text for k, v in labels.items()):
+            total += float(value)
+    return total
+
+
+def test_every_worker_serves_metrics_liveness_and_readiness(pipeline: Pipeline) -> None:
+    for worker in pipeline.workers:
+        with urllib.request.urlopen(worker.health_url + "/healthz", timeout=5) as response:
+            assert json.load(response)["status"] == "alive"
+        with urllib.request.urlopen(worker.health_url + "/readyz", timeout=5) as response:
+            state = json.load(response)
+        assert state["ready"] and state["redis"] and state["assigned_partitions"] >= 1
+        metrics = _metrics(worker.health_url)
+        assert 'marsad_build_info{revision="' in metrics
+        assert _sample(metrics, "marsad_messages_consumed_total", stage=worker.stage) >= 1
+        assert f'marsad_processing_seconds_bucket{{le="0.001",stage="{worker.stage}"}}' in metrics
+    events = next(w for w in pipeline.workers if w.stage == "events")
+    metrics = _metrics(events.health_url)
+    assert _sample(metrics, "marsad_end_to_end_latency_seconds_count") >= 1
+    assert _sample(metrics, "marsad_events_total", status="new") >= 1
 
 
 def _sample_variants(copies: int) -> list[dict[str, Any]]:
