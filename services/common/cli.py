@@ -265,6 +265,44 @@ def events(as_json: Annotated[bool, typer.Option("--json", help="print one JSON 
 
 
 @app.command()
+def trends(as_json: Annotated[bool, typer.Option("--json", help="print the snapshot as JSON")] = False) -> None:
+    """Print the top rising entities (15 min, 1 h, 24 h windows of stream time, burst score)."""
+    from services.events.store import EventStore
+
+    from .pipeline import Pipeline
+    from .redis_store import connect_async
+
+    settings = _settings()
+    pipeline = Pipeline.services(settings, need_broker=False)
+
+    async def compute() -> dict | None:
+        client = connect_async(pipeline.settings.redis_url)
+        try:
+            return await EventStore(client, Keys(settings.redis_prefix), settings.event_threshold).trend_snapshot()
+        finally:
+            await client.aclose()
+
+    try:
+        snapshot = asyncio.run(compute())
+    finally:
+        pipeline.stop()
+    if as_json:
+        print(json.dumps(snapshot, ensure_ascii=False, indent=1))
+        return
+    if not snapshot or not snapshot["entities"]:
+        err.print("no rising entities yet (an entity needs 2+ mentions in the last hour of stream time)")
+        return
+    table = Table(title=f"rising entities at {snapshot['snapshot_id']}")
+    for column in ("entity", "type", "15m", "1h", "24h", "burst"):
+        table.add_column(column, justify="right" if column not in ("entity", "type") else "left")
+    for entity in snapshot["entities"]:
+        counts = entity["counts"]
+        table.add_row(entity["name"], entity["type"], str(counts["15m"]), str(counts["1h"]), str(counts["24h"]),
+                      f"{entity['burst']:.2f}")
+    Console().print(table)
+
+
+@app.command()
 def run(
     paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the sample feed)")] = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="exit once all input has passed")] = False,

@@ -29,6 +29,9 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_LOG_LEVEL", "log_level", "info", "Log level of the workers."),
     ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models)."),
     ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.25", "Similarity an article needs to join an event."),
+    ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72",
+     "Hours of stream time without a new article after which an event goes dormant."),
+    ("MARSAD_TRENDS_INTERVAL", "trends_interval", "60", "Seconds between trend snapshots on the trends topic."),
     ("MARSAD_DEDUP_TTL_DAYS", "dedup_ttl_days", "7", "How long exact-duplicate fingerprints are remembered."),
     ("MARSAD_OUTCOME_TTL_DAYS", "outcome_ttl_days", "7", "How long a document's pipeline outcome is kept."),
 ]
@@ -49,6 +52,8 @@ class Settings:
     log_level: str = "info"
     ner_backend: str = "default"
     event_threshold: float = 0.25
+    event_dormant_hours: float = 72.0
+    trends_interval: float = 60.0
     dedup_ttl_days: float = 7.0
     outcome_ttl_days: float = 7.0
 

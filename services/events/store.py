@@ -1,8 +1,22 @@
-"""Event state in Redis: articles' assignments, event records, the inverted index, rolling frequencies.
+"""Event state in Redis: assignments, event records, the inverted index, rolling frequencies, trends.
 
 Every change an article causes is written in one optimistic transaction (WATCH/MULTI/EXEC) that
-also records the article as done. A redelivered article finds that record and changes nothing;
-a worker killed before EXEC left nothing behind; two workers racing for one event retry.
+also records the article as done. A redelivered article finds that record and changes nothing; a
+worker killed before EXEC left nothing behind; two workers racing for one event retry.
+
+Nothing grows without bound: events leave hot state when they go dormant or are merged (their
+records then expire), index postings are removed with them, document frequencies are kept per day
+and expire, trend buckets expire after a day, and article assignments expire after a month.
+
+Keys (under the configured prefix):
+  ev:article:<article>   event id the article is in
+  ev:event:<event>       the event record (profile, version, status, entities) as JSON
+  ev:members:<event>     the event's member articles (a list of JSON entries)
+  ev:active              hot events, scored by their last article time
+  ev:idx:{e,t}:<key>     postings of the inverted index: events scored by last article time
+  ev:df:<day>:*          document frequencies of one day (documents, terms, entities)
+  ev:clock               the stream's clock: the newest article time seen
+  tr:b:<bucket>          entity mentions in one five-minute bucket; tr:n:<entity> its type and name
 """
 
 from __future__ import annotations
@@ -16,6 +30,7 @@ import redis.asyncio as aioredis
 from redis import Redis
 from redis.exceptions import WatchError
 
+from services.common.clock import iso
 from services.common.redis_store import Keys
 
 from .clustering import (
@@ -28,10 +43,17 @@ from .clustering import (
     survivor_of,
 )
 from .features import ArticleFeatures
+from .trends import BUCKET_TTL_SECONDS, WINDOWS, bucket_of, buckets_in, rising, snapshot_message
 from .updates import EventRecord, event_id_for, update_message
 
 MAX_CANDIDATES = 25
+# Only the most recently active events under one index key are candidates: a common name (سوريا)
+# files thousands of events, and reading them all would make cost grow with the number of events.
+POSTINGS_PER_KEY = 40
 ARTICLE_TTL_SECONDS = 30 * 86400
+RETIRED_TTL_SECONDS = 30 * 86400
+DF_DAYS = 7
+DORMANT_BATCH = 200
 
 
 @dataclass(frozen=True)
@@ -58,36 +80,57 @@ class EventStore:
         self.keys = keys
         self.threshold = threshold
 
+    # -- keys --------------------------------------------------------------------------------------
+
     def _article(self, article_id: str) -> str:
         return self.keys("ev", "article", article_id)
 
     def _event(self, event_id: str) -> str:
         return self.keys("ev", "event", event_id)
 
+    def _members(self, event_id: str) -> str:
+        return self.keys("ev", "members", event_id)
+
     def _index(self, kind: str, value: str) -> str:
         return self.keys("ev", "idx", kind, value)
+
+    def _df(self, day: int, kind: str) -> str:
+        return self.keys("ev", "df", str(day), kind)
 
     @property
     def _active(self) -> str:
         return self.keys("ev", "active")
 
-    async def load(self, event_id: str) -> EventRecord | None:
+    @property
+    def _clock(self) -> str:
+        return self.keys("ev", "clock")
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def load(self, event_id: str, *, members: bool = True) -> EventRecord | None:
         raw = await self.client.get(self._event(event_id))
-        return EventRecord.from_json(json.loads(raw)) if raw else None
+        if not raw:
+            return None
+        listed = await self.client.lrange(self._members(event_id), 0, -1) if members else []
+        return EventRecord.from_json(json.loads(raw), [json.loads(m) for m in listed])
 
     async def frequencies(self, features: ArticleFeatures) -> DocumentFrequencies:
-        terms = sorted(features.terms)
-        entities = sorted(features.entities)
+        """Rolling document frequencies over the last DF_DAYS days before the article."""
+        terms, entities = sorted(features.terms), sorted(features.entities)
+        day = int(features.timestamp // 86400)
+        days = range(day - DF_DAYS + 1, day + 1)
         async with self.client.pipeline(transaction=False) as pipe:
-            pipe.get(self.keys("ev", "df", "documents"))
-            pipe.hmget(self.keys("ev", "df", "terms"), terms) if terms else pipe.echo("")
-            pipe.hmget(self.keys("ev", "df", "entities"), entities) if entities else pipe.echo("")
-            documents, term_df, entity_df = await pipe.execute()
-        return DocumentFrequencies(
-            int(documents or 0),
-            {t: int(v) for t, v in zip(terms, term_df or [], strict=False) if v},
-            {e: int(v) for e, v in zip(entities, entity_df or [], strict=False) if v},
-        )
+            for d in days:
+                pipe.get(self._df(d, "documents"))
+                pipe.hmget(self._df(d, "terms"), terms) if terms else pipe.echo("")
+                pipe.hmget(self._df(d, "entities"), entities) if entities else pipe.echo("")
+            rows = await pipe.execute()
+        documents, term_df, entity_df = 0, Counter[str](), Counter[str]()
+        for offset in range(0, len(rows), 3):
+            documents += int(rows[offset] or 0)
+            term_df.update({t: int(v) for t, v in zip(terms, rows[offset + 1] or [], strict=False) if v})
+            entity_df.update({e: int(v) for e, v in zip(entities, rows[offset + 2] or [], strict=False) if v})
+        return DocumentFrequencies(documents, term_df, entity_df)
 
     async def candidates(self, features: ArticleFeatures, df: DocumentFrequencies) -> list[EventProfile]:
         entity_keys, term_keys = retrieval_keys(features, df)
@@ -96,21 +139,22 @@ class EventStore:
             return []
         async with self.client.pipeline(transaction=False) as pipe:
             for key in index_keys:
-                pipe.smembers(key)
+                pipe.zrevrange(key, 0, POSTINGS_PER_KEY - 1)
             hits: Counter[str] = Counter()
             for members in await pipe.execute():
                 hits.update(members)
-        chosen = [event_id for event_id, _ in sorted(hits.items(), key=lambda i: (-i[1], i[0]))[:MAX_CANDIDATES]]
+        chosen = [e for e, _ in sorted(hits.items(), key=lambda i: (-i[1], i[0]))[:MAX_CANDIDATES]]
         if not chosen:
             return []
-        records = await self.client.mget([self._event(e) for e in chosen])
         profiles = []
-        for raw in records:
+        for raw in await self.client.mget([self._event(e) for e in chosen]):
             if raw:
                 record = EventRecord.from_json(json.loads(raw))
-                if record.status not in ("merged", "dormant"):
+                if record.active:
                     profiles.append(record.profile)
         return profiles
+
+    # -- assigning ---------------------------------------------------------------------------------
 
     async def assign(self, article: dict[str, Any], features: ArticleFeatures) -> Assignment:
         article_key = self._article(features.article_id)
@@ -131,7 +175,9 @@ class EventStore:
         if features.duplicate_of:
             original_event = await self.client.get(self._article(features.duplicate_of))
             if original_event:
-                return Decision(original_event, syndicated=True)
+                record = await self.load(original_event, members=False)
+                if record is not None and record.active:
+                    return Decision(original_event, syndicated=True)
         candidates = {p.event_id: p for p in await self.candidates(features, df)}
         matches = matching_events(features, candidates.values(), df, self.threshold)
         if not matches:
@@ -151,49 +197,135 @@ class EventStore:
             await pipe.watch(article_key, event_key, *absorbed_keys)
             if await pipe.get(article_key):
                 raise WatchError("article assigned meanwhile")
-            raw = await pipe.get(event_key)
-            record = EventRecord.from_json(json.loads(raw)) if raw else EventRecord(EventProfile(event_id))
-            absorbed: list[tuple[str, EventRecord]] = []
-            for other_id, other_key in zip(decision.absorb, absorbed_keys, strict=True):
-                other_raw = await pipe.get(other_key)
-                if other_raw:
-                    absorbed.append((other_id, EventRecord.from_json(json.loads(other_raw))))
+            record = await self._read_watched(pipe, event_id)
+            created = record is None
+            if record is None:
+                record = EventRecord(EventProfile(event_id))
+            elif not record.active:
+                raise WatchError("event retired meanwhile")
+            absorbed = [r for r in [await self._read_watched(pipe, e) for e in decision.absorb] if r and r.active]
             updates: list[tuple[str, dict[str, Any]]] = []
             pipe.multi()
-            for other_id, other in absorbed:
+            for other in absorbed:
+                other_id = other.profile.event_id
                 record.absorb_event(other)
                 other.mark_merged(event_id)
                 updates.append((other_id, update_message(other_id, other)))
-                self._retire(pipe, other_id, other, df)
-                pipe.set(self._event(other_id), json.dumps(other.to_json(), ensure_ascii=False),
-                         ex=ARTICLE_TTL_SECONDS)
+                pipe.rpush(self._members(event_id), *[json.dumps(m, ensure_ascii=False) for m in other.members])
                 for member in other.members:
                     pipe.set(self._article(member["article_id"]), event_id, ex=ARTICLE_TTL_SECONDS)
-            created = raw is None
-            record.add(article, features, decision.syndicated)
+                self._retire(pipe, other)
+            member = record.add(article, features, decision.syndicated)
+            self._index_event(pipe, record, df)
             updates.append((event_id, update_message(event_id, record)))
             pipe.set(event_key, json.dumps(record.to_json(), ensure_ascii=False))
+            pipe.rpush(self._members(event_id), json.dumps(member, ensure_ascii=False))
             pipe.set(article_key, event_id, ex=ARTICLE_TTL_SECONDS)
-            pipe.incr(self.keys("ev", "df", "documents"))
-            for term in features.terms:
-                pipe.hincrby(self.keys("ev", "df", "terms"), term, 1)
-            for entity in features.entities:
-                pipe.hincrby(self.keys("ev", "df", "entities"), entity, 1)
-            for entity in record.profile.entities:
-                pipe.sadd(self._index("e", entity), event_id)
-            for term in index_terms(record.profile, df):
-                pipe.sadd(self._index("t", term), event_id)
             pipe.zadd(self._active, {event_id: record.profile.last_ts})
+            pipe.zadd(self._clock, {"t": features.timestamp}, gt=True)
+            self._count(pipe, article, features)
             await pipe.execute()
         return Assignment(event_id, updates, created, len(absorbed), False)
 
-    def _retire(self, pipe: Any, event_id: str, record: EventRecord, df: DocumentFrequencies) -> None:
-        """Take an event out of hot state: the active set and every index entry that names it."""
+    async def _read_watched(self, pipe: Any, event_id: str) -> EventRecord | None:
+        raw = await pipe.get(self._event(event_id))
+        if not raw:
+            return None
+        listed = await pipe.lrange(self._members(event_id), 0, -1)
+        return EventRecord.from_json(json.loads(raw), [json.loads(m) for m in listed])
+
+    def _index_event(self, pipe: Any, record: EventRecord, df: DocumentFrequencies) -> None:
+        event_id, last_ts = record.profile.event_id, record.profile.last_ts
+        for entity in record.profile.entities:
+            pipe.zadd(self._index("e", entity), {event_id: last_ts})
+        terms = sorted(set(record.indexed_terms) | set(index_terms(record.profile, df)))
+        record.indexed_terms = terms
+        for term in terms:
+            pipe.zadd(self._index("t", term), {event_id: last_ts})
+
+    def _retire(self, pipe: Any, record: EventRecord) -> None:
+        """Take an event out of hot state; its record and members expire later."""
+        event_id = record.profile.event_id
         pipe.zrem(self._active, event_id)
         for entity in record.profile.entities:
-            pipe.srem(self._index("e", entity), event_id)
-        for term in index_terms(record.profile, df):
-            pipe.srem(self._index("t", term), event_id)
+            pipe.zrem(self._index("e", entity), event_id)
+        for term in record.indexed_terms:
+            pipe.zrem(self._index("t", term), event_id)
+        pipe.set(self._event(event_id), json.dumps(record.to_json(), ensure_ascii=False), ex=RETIRED_TTL_SECONDS)
+        pipe.expire(self._members(event_id), RETIRED_TTL_SECONDS)
+
+    def _count(self, pipe: Any, article: dict[str, Any], features: ArticleFeatures) -> None:
+        """Document frequencies and trend buckets: counted once, in the transaction that assigns."""
+        day = int(features.timestamp // 86400)
+        ttl = (DF_DAYS + 2) * 86400
+        pipe.incr(self._df(day, "documents"))
+        pipe.expire(self._df(day, "documents"), ttl)
+        for kind, keys in (("terms", features.terms), ("entities", features.entities)):
+            if keys:
+                for key in keys:
+                    pipe.hincrby(self._df(day, kind), key, 1)
+                pipe.expire(self._df(day, kind), ttl)
+        bucket = self.keys("tr", "b", str(bucket_of(features.timestamp)))
+        for entity in article.get("entities", []):
+            pipe.hincrby(bucket, entity["canonical_id"], entity["count"])
+            pipe.set(self.keys("tr", "n", entity["canonical_id"]),
+                     json.dumps([entity["type"], entity["canonical_name"]], ensure_ascii=False),
+                     ex=BUCKET_TTL_SECONDS)
+        if article.get("entities"):
+            pipe.expire(bucket, BUCKET_TTL_SECONDS)
+
+    # -- housekeeping ------------------------------------------------------------------------------
+
+    async def stream_clock(self) -> float | None:
+        return await self.client.zscore(self._clock, "t")
+
+    async def retire_dormant(self, quiet_seconds: float) -> list[tuple[str, dict[str, Any]]]:
+        """Events quiet for ``quiet_seconds`` of stream time go dormant; returns their final updates."""
+        clock = await self.stream_clock()
+        if clock is None:
+            return []
+        stale = await self.client.zrangebyscore(self._active, "-inf", clock - quiet_seconds, start=0,
+                                                num=DORMANT_BATCH)
+        updates = []
+        for event_id in stale:
+            try:
+                async with self.client.pipeline(transaction=True) as pipe:
+                    await pipe.watch(self._event(event_id))
+                    record = await self._read_watched(pipe, event_id)
+                    if record is None or not record.active:
+                        continue
+                    record.mark_dormant()
+                    pipe.multi()
+                    self._retire(pipe, record)
+                    await pipe.execute()
+                updates.append((event_id, update_message(event_id, record)))
+            except WatchError:
+                continue  # an article just joined it: not dormant after all
+        return updates
+
+    async def trend_snapshot(self) -> dict[str, Any] | None:
+        clock = await self.stream_clock()
+        if clock is None:
+            return None
+        now_bucket = bucket_of(clock)
+        span = list(buckets_in("24h", now_bucket))
+        async with self.client.pipeline(transaction=False) as pipe:
+            for bucket in span:
+                pipe.hgetall(self.keys("tr", "b", str(bucket)))
+            rows = await pipe.execute()
+        buckets = {b: {k: int(v) for k, v in row.items()} for b, row in zip(span, rows, strict=True) if row}
+        trends = rising(buckets, now_bucket)
+        names: dict[str, tuple[str, str]] = {}
+        if trends:
+            raws = await self.client.mget([self.keys("tr", "n", t.canonical_id) for t in trends])
+            for trend, raw in zip(trends, raws, strict=True):
+                if raw:
+                    entity_type, name = json.loads(raw)
+                    names[trend.canonical_id] = (entity_type, name)
+        snapshot = snapshot_message(trends, names, now_bucket, iso())
+        await self.client.set(self.keys("tr", "latest"), json.dumps(snapshot, ensure_ascii=False),
+                              ex=WINDOWS["24h"])
+        return snapshot
 
     async def active_count(self) -> int:
         return int(await self.client.zcard(self._active))
@@ -203,9 +335,21 @@ def current_events(client: Redis, keys: Keys, limit: int | None = None) -> list[
     """The current update of every event in hot state, most recently active first (sync, for the CLI)."""
     ids = client.zrevrange(keys("ev", "active"), 0, -1 if limit is None else limit - 1)
     updates = []
-    for start in range(0, len(ids), 500):
-        chunk = ids[start:start + 500]
-        for event_id, raw in zip(chunk, client.mget([keys("ev", "event", i) for i in chunk]), strict=True):
+    for start in range(0, len(ids), 200):
+        chunk = ids[start:start + 200]
+        with client.pipeline(transaction=False) as pipe:
+            for event_id in chunk:
+                pipe.get(keys("ev", "event", event_id))
+                pipe.lrange(keys("ev", "members", event_id), 0, -1)
+            rows = pipe.execute()
+        for index, event_id in enumerate(chunk):
+            raw, members = rows[2 * index], rows[2 * index + 1]
             if raw:
-                updates.append(update_message(event_id, EventRecord.from_json(json.loads(raw))))
+                record = EventRecord.from_json(json.loads(raw), [json.loads(m) for m in members])
+                updates.append(update_message(event_id, record))
     return updates
+
+
+def latest_trends(client: Redis, keys: Keys) -> dict[str, Any] | None:
+    raw = client.get(keys("tr", "latest"))
+    return json.loads(raw) if raw else None

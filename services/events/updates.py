@@ -23,8 +23,26 @@ def event_id_for(article_id: str) -> str:
     return "ev-" + hashlib.blake2b(article_id.encode("utf-8"), digest_size=8).hexdigest()
 
 
+def member_of(article: dict[str, Any], timestamp: float) -> dict[str, Any]:
+    """What an event keeps of one member article."""
+    return {
+        "article_id": article["article_id"],
+        "source": article["source"],
+        "title": article.get("title") or "",
+        "url": article.get("url"),
+        "published_at": article.get("published_at"),
+        "source_path": article.get("source_path"),
+        "duplicate_of": article.get("duplicate_of"),
+        "lead": article.get("lead") or "",
+        "timestamp": timestamp,
+    }
+
+
 @dataclass
 class EventRecord:
+    """An event's state. ``members`` is stored apart from the rest (a Redis list) so that scoring
+    candidates never loads the member lists of big events."""
+
     profile: EventProfile
     version: int = 0
     status: str = "new"
@@ -32,35 +50,31 @@ class EventRecord:
     members: list[dict[str, Any]] = field(default_factory=list)
     entity_info: dict[str, list[str]] = field(default_factory=dict)  # canonical_id -> [type, name]
     syndicated: int = 0
+    indexed_terms: list[str] = field(default_factory=list)  # what the inverted index files it under
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        del data["members"]
+        return data
 
     @classmethod
-    def from_json(cls, data: dict[str, Any]) -> EventRecord:
+    def from_json(cls, data: dict[str, Any], members: list[dict[str, Any]] | None = None) -> EventRecord:
         return cls(profile=EventProfile(**data["profile"]), version=data["version"], status=data["status"],
-                   merged_into=data.get("merged_into"), members=data["members"],
-                   entity_info=data["entity_info"], syndicated=data.get("syndicated", 0))
+                   merged_into=data.get("merged_into"), members=members or [],
+                   entity_info=data["entity_info"], syndicated=data.get("syndicated", 0),
+                   indexed_terms=data.get("indexed_terms", []))
 
-    def add(self, article: dict[str, Any], features: ArticleFeatures, syndicated: bool) -> None:
+    def add(self, article: dict[str, Any], features: ArticleFeatures, syndicated: bool) -> dict[str, Any]:
+        """Take the article in; returns the member entry to append to the stored list."""
         self.profile.absorb(features)
-        self.members.append({
-            "article_id": article["article_id"],
-            "source": article["source"],
-            "title": article.get("title") or "",
-            "url": article.get("url"),
-            "published_at": article.get("published_at"),
-            "source_path": article.get("source_path"),
-            "duplicate_of": article.get("duplicate_of"),
-            "lead": article.get("lead") or "",
-            "timestamp": features.timestamp,
-        })
+        member = member_of(article, features.timestamp)
+        self.members.append(member)
         for entity in article.get("entities", []):
             self.entity_info.setdefault(entity["canonical_id"], [entity["type"], entity["canonical_name"]])
         self.syndicated += int(syndicated)
         self.version += 1
         self.status = "new" if self.version == 1 else "updated"
-
+        return member
 
     def absorb_event(self, other: EventRecord) -> None:
         """Take in a whole event that turned out to be this one."""
@@ -78,6 +92,14 @@ class EventRecord:
         self.status = "merged"
         self.merged_into = survivor
         self.version += 1
+
+    def mark_dormant(self) -> None:
+        self.status = "dormant"
+        self.version += 1
+
+    @property
+    def active(self) -> bool:
+        return self.status in ("new", "updated")
 
 
 def representative(record: EventRecord) -> dict[str, Any]:
@@ -127,5 +149,6 @@ def update_message(event_id: str, record: EventRecord) -> dict[str, Any]:
         "primary_location": (by_type.get("LOC") or [None])[0],
         "top_entities": by_type,
         "articles": [{k: m[k] for k in ("article_id", "source", "title", "url", "published_at", "source_path",
-                                         "duplicate_of")} for m in record.members],
+                                         "duplicate_of")}
+                     for m in sorted(record.members, key=lambda m: (m["timestamp"], m["article_id"]))],
     }

@@ -1,4 +1,4 @@
-"""The events worker: enriched articles in, event updates out."""
+"""The events worker: enriched articles in, event updates out; dormancy and trend snapshots on timers."""
 
 from __future__ import annotations
 
@@ -12,18 +12,22 @@ from services.common.metrics import (
     EVENTS_ACTIVE,
     EVENTS_CHANGED,
     PIPELINE_SECONDS,
+    TRENDING_ENTITIES,
 )
 from services.common.redis_store import OUTCOME_EVENT, outcome_value
 from services.common.stage import Delivery, Stage
-from services.common.topics import ENRICHED_ARTICLES, EVENT_UPDATES
+from services.common.topics import ENRICHED_ARTICLES, EVENT_UPDATES, TREND_SNAPSHOTS
 
 from .features import article_features
 from .store import EventStore
 
+DORMANCY_SWEEP_SECONDS = 60.0
+
 
 def build_stage() -> Stage:
     stage = Stage("events")
-    store = EventStore(stage.redis, stage.keys, stage.settings.event_threshold)
+    settings = stage.settings
+    store = EventStore(stage.redis, stage.keys, settings.event_threshold)
 
     async def handle(article: dict[str, Any], delivery: Delivery) -> None:
         assignment = await store.assign(article, article_features(article))
@@ -37,18 +41,37 @@ def build_stage() -> Stage:
         for _, update in assignment.updates:
             EVENTS_CHANGED.labels(update["status"]).inc()
         DOCUMENTS.labels("events", "assigned").inc()
-        now = time.time()
-        received = to_epoch(article["received_at"]) or now
-        published = to_epoch(article.get("published_at"))
-        # A publish time in the future, or older than the document's arrival by days (a replay),
-        # says nothing about our speed: fall back to when Marsad received it.
-        origin = published if published and received - 86400 <= published <= now else received
-        END_TO_END_SECONDS.observe(max(now - origin, 0.0))
-        PIPELINE_SECONDS.observe(max(now - received, 0.0))
+        observe_latency(article)
 
-    @stage.app.timer(interval=15.0)
-    async def count_active() -> None:
+    @stage.app.timer(interval=DORMANCY_SWEEP_SECONDS)
+    async def retire_dormant() -> None:
+        for event_id, update in await store.retire_dormant(settings.event_dormant_hours * 3600):
+            await stage.send(EVENT_UPDATES, event_id, update)
+            EVENTS_CHANGED.labels("dormant").inc()
         EVENTS_ACTIVE.set(await store.active_count())
+
+    @stage.app.timer(interval=settings.trends_interval)
+    async def publish_trends() -> None:
+        # One snapshot per interval however many events workers run: the first to claim it sends it.
+        slot = int(time.time() // settings.trends_interval)
+        if not await stage.redis.set(stage.keys("tr", "lock", str(slot)), "1", nx=True,
+                                     ex=int(settings.trends_interval * 2)):
+            return
+        snapshot = await store.trend_snapshot()
+        if snapshot is not None:
+            await stage.send(TREND_SNAPSHOTS, snapshot["snapshot_id"], snapshot)
+            TRENDING_ENTITIES.set(len(snapshot["entities"]))
 
     stage.consume(ENRICHED_ARTICLES, handle)
     return stage
+
+
+def observe_latency(article: dict[str, Any]) -> None:
+    now = time.time()
+    received = to_epoch(article["received_at"]) or now
+    published = to_epoch(article.get("published_at"))
+    # A publish time in the future, or days before the document arrived (a replay of old news),
+    # says nothing about our speed: fall back to when Marsad received it.
+    origin = published if published and received - 86400 <= published <= now else received
+    END_TO_END_SECONDS.observe(max(now - origin, 0.0))
+    PIPELINE_SECONDS.observe(max(now - received, 0.0))
