@@ -307,17 +307,33 @@ def run(
     paths: Annotated[list[Path] | None, typer.Argument(help="files or folders (default: the sample feed)")] = None,
     until_idle: Annotated[bool, typer.Option("--until-idle", help="exit once all input has passed")] = False,
     fresh: Annotated[bool, typer.Option("--fresh", help="start from empty state")] = False,
+    sources: Annotated[Path | None, typer.Option("--sources", exists=True, dir_okay=False,
+                                                 help="TOML file of feeds to poll (or MARSAD_SOURCES)")] = None,
 ) -> None:
     """Run the whole pipeline, feed it, and show events as they form (Ctrl-C stops everything)."""
+    from services.ingest.sources import SourcesError, load_sources
+
     from .replay import read_outcomes
 
     settings = _settings()
-    sources = paths or [SAMPLE_FEED]
+    if sources is not None:
+        settings = replace(settings, sources=str(sources.resolve()))
+    if settings.sources:
+        try:
+            feeds = load_sources(settings.sources)
+        except (SourcesError, OSError) as exc:
+            err.print(f"[red]sources:[/] {exc}")
+            raise typer.Exit(2) from None
+        err.print(f"polling {sum(f.enabled for f in feeds)} sources from {settings.sources}")
+        if until_idle:
+            err.print("[red]--until-idle has no end with feeds to poll; leave it out[/]")
+            raise typer.Exit(2)
+    paths = paths or ([] if settings.sources else [SAMPLE_FEED])
     pipeline = _start_pipeline(settings, fresh)
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
-        result = _push(pipeline, sources)
+        result = _push(pipeline, paths)
         from services.events.store import current_events
 
         client = connect(pipeline.settings.redis_url)
@@ -329,7 +345,8 @@ def run(
                 _check_workers(pipeline)
                 pending -= set(read_outcomes(client, keys, pending))
                 table = _events_table(current_events(client, keys, 25))
-                table.caption = (f"{total - len(pending)}/{total} documents through; "
+                table.caption = (f"{total - len(pending)}/{total} documents through"
+                                 + ("; polling feeds" if pipeline.settings.sources else "") + "; "
                                  + ("idle, Ctrl-C to stop" if not pending else "working..."))
                 live.update(table)
                 if until_idle and not pending:

@@ -32,6 +32,12 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72",
      "Hours of stream time without a new article after which an event goes dormant."),
     ("MARSAD_TRENDS_INTERVAL", "trends_interval", "60", "Seconds between trend snapshots on the trends topic."),
+    ("MARSAD_SOURCES", "sources", "",
+     "TOML file of feeds, news sitemaps and pages the ingest worker polls (unset: no polling)."),
+    ("MARSAD_FETCH_ALLOW", "fetch_allow", "",
+     "Hosts or CIDR networks the fetcher may reach although private or loopback (comma-separated)."),
+    ("MARSAD_FETCH_MAX_BYTES", "fetch_max_bytes", "10485760", "Largest response body the fetcher reads."),
+    ("MARSAD_FETCH_HOST_DELAY", "fetch_host_delay", "1.0", "Seconds between two requests to one host."),
     ("MARSAD_DEDUP_TTL_DAYS", "dedup_ttl_days", "7", "How long exact-duplicate fingerprints are remembered."),
     ("MARSAD_OUTCOME_TTL_DAYS", "outcome_ttl_days", "7", "How long a document's pipeline outcome is kept."),
 ]
@@ -54,6 +60,10 @@ class Settings:
     event_threshold: float = 0.25
     event_dormant_hours: float = 72.0
     trends_interval: float = 60.0
+    sources: str = ""
+    fetch_allow: str = ""
+    fetch_max_bytes: int = 10485760
+    fetch_host_delay: float = 1.0
     dedup_ttl_days: float = 7.0
     outcome_ttl_days: float = 7.0
 

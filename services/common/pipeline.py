@@ -92,6 +92,9 @@ class Pipeline:
             "MARSAD_HOME": str(self.settings.home),
             "MARSAD_METRICS_PORT": str(port),
             "MARSAD_METRICS_HOST": "127.0.0.1",
+            "MARSAD_SOURCES": self.settings.sources,
+            "MARSAD_FETCH_ALLOW": self.settings.fetch_allow,
+            "MARSAD_FETCH_HOST_DELAY": str(self.settings.fetch_host_delay),
         })
         suffix = f"-{index}" if index else ""
         log_path = logs / f"worker-{stage}{suffix}.log"

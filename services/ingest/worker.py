@@ -44,4 +44,16 @@ def build_stage() -> Stage:
         DOCUMENTS.labels("ingest", "duplicate" if article["duplicate_of"] else "clean").inc()
 
     stage.consume(RAW_DOCUMENTS, handle)
+
+    if stage.settings.sources:
+        from .polling import poll_under_lease
+
+        async def publish(raw: dict[str, Any]) -> None:
+            # Polled documents take the same road as replayed ones: through the raw topic.
+            await stage.send(RAW_DOCUMENTS, raw["doc_id"], raw)
+
+        @stage.app.task
+        async def poll_feeds() -> None:
+            await poll_under_lease(stage.settings, stage.redis, stage.keys, publish)
+
     return stage

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,10 +19,10 @@ from services.common.topics import TopicSpec, topic_name
 pytestmark = pytest.mark.integration
 
 
-def start_pipeline(home: Path) -> Pipeline:
+def start_pipeline(home: Path, configure: Callable[[Settings], Settings] = lambda s: s) -> Pipeline:
     # A fresh prefix per pipeline keeps tests apart even where Redis is shared.
     tag = uuid.uuid4().hex[:8]
-    settings = replace(Settings.from_env({}), home=home, topic_prefix=f"t{tag}.", redis_prefix=f"t{tag}:")
+    settings = configure(replace(Settings.from_env({}), home=home, topic_prefix=f"t{tag}.", redis_prefix=f"t{tag}:"))
     pipeline = Pipeline.services(settings)
     try:
         pipeline.create_topics()
