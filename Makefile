@@ -1,6 +1,7 @@
 # Marsad — everything a fresh Linux machine with Python 3.11+ needs, from two commands:
 #   make run    set up, then run the whole pipeline on the embedded broker and Redis
-#   make test   set up, then run every test (unit and integration, real Tansu and valkey-server)
+#   make test   set up, then run every test (unit and integration, real Tansu and valkey-server,
+#               and a real Prometheus from Debian's package, which set-up installs when missing)
 
 PYTHON ?= python3
 VENV := .venv
@@ -22,6 +23,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
 	$(MAKE) --no-print-directory $(VENV)/share/asyncapi/3.0.0.json
+	deploy/scripts/ensure-prometheus.sh
 	@touch $@
 
 # The AsyncAPI 3.0 JSON Schema (from the npm registry, where the AsyncAPI project publishes it),

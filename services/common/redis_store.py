@@ -7,15 +7,14 @@ state without touching anything else that lives in the same Redis.
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable
-from typing import Any, TypeVar
+from collections.abc import Iterable
+from typing import Any
 
 import redis.asyncio as aioredis
 from redis import Redis
+from redis.exceptions import RedisError
 
 from .metrics import REDIS_ERRORS, REDIS_SECONDS
-
-T = TypeVar("T")
 
 
 class Keys:
@@ -31,25 +30,52 @@ class Keys:
         return self("outcome", doc_id)
 
 
-def connect_async(url: str) -> aioredis.Redis:
-    return aioredis.from_url(url, decode_responses=True, health_check_interval=30,
-                             socket_connect_timeout=5, socket_timeout=30, retry_on_timeout=True)
+class _TimedPipeline(aioredis.client.Pipeline):
+    stage = "unknown"
+
+    async def execute(self, raise_on_error: bool = True) -> list[Any]:
+        started = time.perf_counter()
+        try:
+            return await super().execute(raise_on_error)
+        except RedisError:
+            REDIS_ERRORS.labels(self.stage, "pipeline").inc()
+            raise
+        finally:
+            REDIS_SECONDS.labels(self.stage, "pipeline").observe(time.perf_counter() - started)
+
+
+class TimedRedis(aioredis.Redis):
+    """An asyncio Redis client that records every command's round trip (labelled by command name,
+    a bounded set) and every failure, for the stage it serves."""
+
+    stage = "unknown"
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        operation = str(args[0]).lower() if args else "unknown"
+        started = time.perf_counter()
+        try:
+            return await super().execute_command(*args, **options)
+        except RedisError:
+            REDIS_ERRORS.labels(self.stage, operation).inc()
+            raise
+        finally:
+            REDIS_SECONDS.labels(self.stage, operation).observe(time.perf_counter() - started)
+
+    def pipeline(self, transaction: bool = True, shard_hint: Any = None) -> aioredis.client.Pipeline:
+        pipe = _TimedPipeline(self.connection_pool, self.response_callbacks, transaction, shard_hint)
+        pipe.stage = self.stage
+        return pipe
+
+
+def connect_async(url: str, stage: str = "cli") -> aioredis.Redis:
+    client = TimedRedis.from_url(url, decode_responses=True, health_check_interval=30,
+                                 socket_connect_timeout=5, socket_timeout=30, retry_on_timeout=True)
+    client.stage = stage
+    return client
 
 
 def connect(url: str) -> Redis:
     return Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30)
-
-
-async def timed(stage: str, operation: str, call: Callable[[], Awaitable[T]]) -> T:
-    """Await one Redis call, recording its round-trip time or its failure."""
-    started = time.perf_counter()
-    try:
-        return await call()
-    except Exception:
-        REDIS_ERRORS.labels(stage, operation).inc()
-        raise
-    finally:
-        REDIS_SECONDS.labels(stage, operation).observe(time.perf_counter() - started)
 
 
 # A document's outcome says where it left the pipeline; replays wait for every document to have one.

@@ -80,7 +80,7 @@ class Stage:
                 f"the {name} worker needs KAFKA_BOOTSTRAP_SERVERS and REDIS_URL "
                 "(`marsad run` and `marsad replay` set them for the embedded broker and Redis)")
         self.keys = Keys(self.settings.redis_prefix)
-        self.redis = connect_async(self.settings.redis_url)
+        self.redis = connect_async(self.settings.redis_url, stage=name)
         self._outcome_ttl = int(self.settings.outcome_ttl_days * 86400)
         self._positions: dict[tuple[str, int], int] = {}
         brokers = [f"kafka://{host.strip()}" for host in self.settings.kafka_bootstrap_servers.split(",")]
@@ -115,6 +115,10 @@ class Stage:
 
         source = self.topic(spec)
         stage = self.name
+        # Series exist from the start at 0, so the first burst shows up as a rate, not a jump from nothing.
+        MESSAGES_CONSUMED.labels(stage, spec.name)
+        for error_class in (dead_letters.DECODE, dead_letters.SCHEMA, dead_letters.PROCESSING):
+            DEAD_LETTERS.labels(stage, spec.name, error_class)
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
@@ -187,7 +191,7 @@ class Stage:
         log.warning("%s: dead letter (%s) for %s[%d]@%d: %s", self.name, error_class, delivery.topic,
                     delivery.partition, delivery.offset, reason[:300])
         await self.send(DEAD_LETTER_TOPIC, letter["dead_letter_id"], letter)
-        DEAD_LETTERS.labels(self.name, delivery.topic, error_class).inc()
+        DEAD_LETTERS.labels(self.name, self._bare(delivery.topic), error_class).inc()
         if doc_id:
             await self.mark_outcome(doc_id, outcome_value(OUTCOME_DEAD_LETTER, f"{self.name}:{error_class}"))
 
@@ -225,6 +229,10 @@ class Stage:
         WORKER_UP.labels(self.name).set(1 if ready else 0)
         return {"ready": ready, "stage": self.name, "redis": redis_ok, "assigned_partitions": assigned}
 
+    def _bare(self, topic: str) -> str:
+        """Topic label without the deployment's prefix, as every metric writes it."""
+        return topic.removeprefix(self.settings.topic_prefix)
+
     def _our_partitions(self) -> list[Any]:
         """Assigned partitions of Marsad's topics (not faust's internal assignor topic)."""
         prefix = self.settings.topic_prefix
@@ -238,8 +246,13 @@ class Stage:
                 highwater = consumer.highwater(tp)
                 if highwater is None:
                     continue
-                position = self._positions.get((tp.topic, tp.partition), 0)
-                CONSUMER_LAG.labels(self.name, tp.topic, str(tp.partition)).set(max(highwater - position, 0))
+                # Before this process has handled a message of the partition, the group's committed
+                # offset is where it stands (not 0, which would count the whole partition as lag).
+                position = self._positions.get((tp.topic, tp.partition))
+                if position is None:
+                    position = consumer._committed_offset.get(tp) or 0
+                CONSUMER_LAG.labels(self.name, self._bare(tp.topic), str(tp.partition)).set(
+                    max(highwater - position, 0))
         except Exception as exc:
             log.debug("lag export skipped: %s", exc)
         await self.readiness()

@@ -44,9 +44,15 @@ def _keys(sentence: Sequence[str]) -> tuple[list[str], list[str]]:
     return norms, stems
 
 
-def _stems(norm: str) -> list[str]:
+@lru_cache(maxsize=200_000)
+def _stems(norm: str) -> tuple[str, ...]:
     """Stems a word may have when it starts a repeat: لبرشلونه also as برشلونه."""
-    return list(dict.fromkeys(split_proclitics(variant)[1] for variant in lookup_variants(norm)))
+    stems: list[str] = []
+    for variant in lookup_variants(norm):
+        stem = split_proclitics(variant)[1]
+        if stem not in stems:
+            stems.append(stem)
+    return tuple(stems)
 
 
 def _key(norms: list[str], stems: list[str], start: int, end: int) -> Key:

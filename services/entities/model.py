@@ -17,6 +17,9 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from services.entities.features import N_SHAPES, Batch, Encoded, make_batch
 
+MODEL_FORMAT = "marsad-ner-bilstm-crf"
+MODEL_VERSION = 1
+MODEL_FILE = "ner.pt"
 NEG = -1e4
 CHAR_CACHE_SIZE = 300_000
 
@@ -43,7 +46,7 @@ class ModelConfig:
 
 
 def allowed_transitions(tags: list[str]) -> torch.Tensor:
-    """(T, T) bool: may tag j follow tag i under BIO; plus start row semantics via ``allowed_start``."""
+    """(T, T) bool: may tag j follow tag i under BIO (I-X only after B-X or I-X)."""
     size = len(tags)
     allowed = torch.ones(size, size, dtype=torch.bool)
     for j, tag in enumerate(tags):
@@ -142,7 +145,23 @@ class Tagger(nn.Module):
         self.char_cache: dict[tuple[int, ...], torch.Tensor] | None = None
 
     def _char_cnn(self, chars: torch.Tensor) -> torch.Tensor:
-        """(U, W) char ids -> (U, F) max-pooled CNN features."""
+        """(U, W) char ids -> (U, F) max-pooled CNN features. Words are cut to the width of
+        their length bucket first: most are short, so padding all to the longest wastes work."""
+        if not self.training and chars.shape[0] > 256:
+            lengths = (chars > 0).sum(1)
+            out = torch.empty(chars.shape[0], len(self.char_cnns) * self.config.char_filters)
+            low = 0
+            for high in (8, 12, chars.shape[1]):
+                rows = ((lengths > low) & (lengths <= high)).nonzero().squeeze(1)
+                if low == 0:
+                    rows = (lengths <= high).nonzero().squeeze(1)
+                if len(rows):
+                    out[rows] = self._char_cnn_block(chars[rows, :high])
+                low = high
+            return out
+        return self._char_cnn_block(chars)
+
+    def _char_cnn_block(self, chars: torch.Tensor) -> torch.Tensor:
         embedded = self.char_emb(chars).transpose(1, 2)  # (U, D, W)
         pad = chars.unsqueeze(1) == 0
         pooled = []

@@ -65,4 +65,8 @@ def lookup_variants(norm: str) -> tuple[str, ...]:
             variants.append(rest)
             if rest.startswith("ل") and prefix.endswith("ل"):
                 variants.append("ا" + rest)  # ل + ال is written لل: للقاهره -> القاهره
-    return tuple(dict.fromkeys(variants))
+    unique: list[str] = []
+    for variant in variants:
+        if variant not in unique:
+            unique.append(variant)
+    return tuple(unique)

@@ -25,12 +25,17 @@ from services.entities.embeddings import ppmi_svd
 from services.entities.evaluation import conll_scores, read_conll
 from services.entities.features import Vocabs, encode, make_batch
 from services.entities.gazetteer import N_FEATURES, default_gazetteer
-from services.entities.model import ModelConfig, Tagger, batches_by_length, predict
+from services.entities.model import (
+    MODEL_FILE,
+    MODEL_FORMAT,
+    MODEL_VERSION,
+    ModelConfig,
+    Tagger,
+    batches_by_length,
+    predict,
+)
 from services.entities.morph import normalize, split_proclitics
 
-MODEL_FORMAT = "marsad-ner-bilstm-crf"
-MODEL_VERSION = 1
-MODEL_FILE = "ner.pt"
 TAGS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS", "B-MISC", "I-MISC"]
 
 

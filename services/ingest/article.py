@@ -5,14 +5,16 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 from services.common.arabic import arabic_ratio, normalize_display, normalize_for_matching
 from services.common.clock import iso, normalize_timestamp
 from services.common.schemas import SCHEMA_VERSION
 
-from .cleaning import CleanedDocument, CleaningError, clean_html, clean_text
+from .cleaning import ChromeOracle, CleanedDocument, CleaningError, clean_page, clean_text, extract
 from .decoding import DecodingError, decode_bytes
+from .html import ExtractedPage
 
 ARABIC_MIN_RATIO = 0.5
 
@@ -28,12 +30,37 @@ def raw_text(raw: dict[str, Any]) -> str:
     return decode_bytes(data, raw.get("charset"))
 
 
-def clean_document(raw: dict[str, Any]) -> CleanedDocument:
-    """Clean a raw document; raises CleaningError or DecodingError with the reason."""
+@dataclass(frozen=True)
+class Extracted:
+    """A document between its expensive half (decoding, HTML extraction) and its line passes.
+
+    ``lines`` are what a per-source chrome model looks at before the line passes run."""
+
+    raw: dict[str, Any]
+    text: str
+    page: ExtractedPage | None
+
+    @property
+    def lines(self) -> list[str]:
+        return [line for line in (self.page.text if self.page else self.text).splitlines() if line.strip()]
+
+
+def extract_document(raw: dict[str, Any]) -> Extracted:
+    """Decode and, for HTML, extract the main text; raises CleaningError or DecodingError."""
     text = raw_text(raw)
-    if raw["content_type"] == "text/html":
-        return clean_html(text, url=raw.get("url"))
-    return clean_text(text, title_hint=raw.get("title"))
+    page = extract(text, url=raw.get("url")) if raw["content_type"] == "text/html" else None
+    return Extracted(raw, text, page)
+
+
+def finish_cleaning(extracted: Extracted, is_known_chrome: ChromeOracle | None = None) -> CleanedDocument:
+    if extracted.page is not None:
+        return clean_page(extracted.page, is_known_chrome=is_known_chrome)
+    return clean_text(extracted.text, title_hint=extracted.raw.get("title"), is_known_chrome=is_known_chrome)
+
+
+def clean_document(raw: dict[str, Any], is_known_chrome: ChromeOracle | None = None) -> CleanedDocument:
+    """Clean a raw document; raises CleaningError or DecodingError with the reason."""
+    return finish_cleaning(extract_document(raw), is_known_chrome)
 
 
 def content_hash(text: str) -> str:
@@ -69,4 +96,5 @@ def build_article(raw: dict[str, Any], cleaned: CleanedDocument, *, duplicate_of
     }
 
 
-__all__ = ["CleaningError", "DecodingError", "build_article", "clean_document", "content_hash", "raw_text"]
+__all__ = ["CleaningError", "DecodingError", "Extracted", "build_article", "clean_document", "content_hash",
+           "extract_document", "finish_cleaning", "raw_text"]

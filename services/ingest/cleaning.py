@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from services.common.arabic import arabic_ratio, normalize_display, normalize_for_matching
 
-from .html import ExtractionError, extract_page
+from .html import ExtractedPage, ExtractionError, extract_page
 from .lines import Chrome, LineInfo, LineKind, classify_line, headline_key, is_notice, parse_date
 
 __all__ = [
@@ -110,12 +110,21 @@ def clean_html(
 ) -> CleanedDocument:
     """Clean an HTML page: trafilatura's main text and metadata, then the same line passes as
     :func:`clean_text`. Raises :class:`CleaningError`."""
+    return clean_page(extract(html, url=url), is_known_chrome=is_known_chrome)
+
+
+def extract(html: str | bytes, *, url: str | None = None) -> ExtractedPage:
+    """The page's main text and metadata (the expensive half of :func:`clean_html`)."""
     if not html or not html.strip():
         raise CleaningError("empty document")
     try:
-        page = extract_page(html, url=url)
+        return extract_page(html, url=url)
     except ExtractionError as exc:
         raise CleaningError(str(exc)) from None
+
+
+def clean_page(page: ExtractedPage, *, is_known_chrome: ChromeOracle | None = None) -> CleanedDocument:
+    """The line passes over an extracted page (callers that learn chrome look at its lines first)."""
     lines = _split(page.text)
     dropped, title = _decide(lines, page.title, is_known_chrome)
     document = _document(lines, dropped, title)

@@ -1,7 +1,13 @@
-"""The ingest worker: raw documents in, clean articles out (non-Arabic ones to their own topic)."""
+"""The ingest worker: raw documents in, clean articles out (non-Arabic ones to their own topic).
+
+Per document: decode and extract; ask the source's boilerplate model which lines are chrome; run
+the line passes; teach the model this document's lines; then find an earlier copy (same text,
+same canonical URL, or a near-duplicate) so the events stage can count syndication.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from services.common.metrics import DOCUMENTS
@@ -9,7 +15,18 @@ from services.common.redis_store import OUTCOME_SKIPPED, outcome_value
 from services.common.stage import Delivery, ProcessingError, Stage
 from services.common.topics import CLEAN_ARTICLES, OTHER_LANGUAGE, RAW_DOCUMENTS
 
-from .article import CleaningError, DecodingError, build_article, clean_document, content_hash
+from .article import (
+    CleaningError,
+    DecodingError,
+    build_article,
+    content_hash,
+    extract_document,
+    finish_cleaning,
+)
+from .boilerplate import BoilerplateModel, chrome_oracle
+from .dedup import SeenUrls
+from .near_duplicates import NearDuplicateIndex
+from .urls import canonical_url
 
 
 class IngestError(ProcessingError):
@@ -18,23 +35,43 @@ class IngestError(ProcessingError):
 
 def build_stage() -> Stage:
     stage = Stage("ingest")
-    dedup_ttl = int(stage.settings.dedup_ttl_days * 86400)
+    ttl = int(stage.settings.dedup_ttl_days * 86400)
+    boilerplate = BoilerplateModel(stage.redis, stage.keys)
+    seen_urls = SeenUrls(stage.redis, stage.keys, ttl)
+    near_duplicates = NearDuplicateIndex(stage.settings.redis_url, stage.settings.redis_prefix,
+                                         ttl_seconds=ttl, client=stage.redis)
 
     async def first_copy(article_id: str, fingerprint: str) -> str:
         """The article that first carried this exact text (itself when it is the first)."""
         key = stage.keys("ingest", "text", fingerprint)
         # SET NX makes the first writer win; a redelivered message finds its own id and stays original.
-        await stage.redis.set(key, article_id, nx=True, ex=dedup_ttl)
+        await stage.redis.set(key, article_id, nx=True, ex=ttl)
         return await stage.redis.get(key) or article_id
+
+    async def original_of(raw: dict[str, Any], text: str) -> str | None:
+        doc_id = raw["doc_id"]
+        exact = await first_copy(doc_id, content_hash(text))
+        if exact != doc_id:
+            return exact
+        if raw.get("url"):
+            same_url = await seen_urls.first_article_for_url(canonical_url(raw["url"]), doc_id)
+            if same_url != doc_id:
+                return same_url
+        signature = await asyncio.to_thread(near_duplicates.signature, text)
+        original = await near_duplicates.find_original(doc_id, signature)
+        await near_duplicates.add(doc_id, signature)
+        return original
 
     async def handle(raw: dict[str, Any], delivery: Delivery) -> None:
         try:
-            cleaned = clean_document(raw)
+            extracted = await asyncio.to_thread(extract_document, raw)
+            chrome = await boilerplate.snapshot(raw["source"], extracted.lines)
+            cleaned = finish_cleaning(extracted, chrome_oracle(chrome))
         except (CleaningError, DecodingError) as exc:
             DOCUMENTS.labels("ingest", "rejected").inc()
             raise IngestError(f"{type(exc).__name__}: {exc}") from None
-        original = await first_copy(raw["doc_id"], content_hash(cleaned.text))
-        article = build_article(raw, cleaned, duplicate_of=original)
+        await boilerplate.learn(raw["source"], raw["doc_id"], extracted.lines)
+        article = build_article(raw, cleaned, duplicate_of=await original_of(raw, cleaned.text))
         if article["language"] != "ar":
             await stage.send(OTHER_LANGUAGE, article["article_id"], article)
             await stage.mark_outcome(raw["doc_id"], outcome_value(OUTCOME_SKIPPED, f"language-{article['language']}"))

@@ -85,3 +85,22 @@ def test_evaluate_adds_speed_fields(tmp_path: Path) -> None:
     assert scores["tokens"] == 3 and scores["sentences"] == 2
     assert scores["recall"] == 0.0
     assert {"seconds", "tokens_per_second"} <= scores.keys()
+
+
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+ANERCORP_TRAIN = SHARED / "corpus" / "anercorp" / "train.txt"
+
+
+@pytest.mark.shared
+@pytest.mark.skipif(
+    not ANERCORP_TRAIN.exists(), reason=f"{ANERCORP_TRAIN} is absent (no ../shared data folder)"
+)
+def test_read_conll_on_anercorp_train() -> None:
+    data = read_conll(ANERCORP_TRAIN)
+    assert sum(len(tokens) for tokens, _ in data) == 125_102
+    assert {tag for _, tags in data for tag in tags} == {
+        "O",
+        *(f"{p}-{t}" for p in "BI" for t in ("LOC", "ORG", "PERS", "MISC")),
+    }
+    scores = conll_scores([tags for _, tags in data], [tags for _, tags in data])
+    assert scores["f1"] == 1.0 and scores["per_type"]["LOC"]["support"] > 3000

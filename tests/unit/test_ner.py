@@ -4,7 +4,9 @@ import pytest
 
 from services.entities.ner import DEFAULT_MODEL_PATH, Mention, NerModel, default_model
 
-pytestmark = pytest.mark.skipif(not DEFAULT_MODEL_PATH.exists(), reason=f"no shipped model at {DEFAULT_MODEL_PATH}")
+pytestmark = pytest.mark.skipif(
+    not DEFAULT_MODEL_PATH.exists(), reason=f"no shipped model at {DEFAULT_MODEL_PATH}"
+)
 
 SENTENCE = "وقال وزير الخارجية المصري في القاهرة إن الأمم المتحدة أرسلت وفدا إلى دمشق ."
 

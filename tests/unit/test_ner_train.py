@@ -32,3 +32,16 @@ def test_tiny_training_run_writes_a_loadable_model(tmp_path: Path) -> None:
     model = NerModel.load(tmp_path / "model")
     [tags] = model.tag([["زار", "سمير", "حلب", "."]])
     assert len(tags) == 4
+
+
+def test_training_is_deterministic(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.txt"
+    data.write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in sentence) for sentence in SENTENCES * 2) + "\n",
+        encoding="utf-8",
+    )
+    cfg = TrainConfig(epochs=1, dev_fraction=0.25, hidden=8)
+    first = train(data, None, cfg, log=lambda _: None)["state_dict"]
+    second = train(data, None, cfg, log=lambda _: None)["state_dict"]
+    assert first.keys() == second.keys()
+    assert all(first[name].equal(second[name]) for name in first)
