@@ -182,11 +182,23 @@ def score(article: ArticleFeatures | PreparedArticle, event: EventProfile, df: D
     return Scored(event.event_id, total, text, passages, entities, decay)
 
 
+# Passage similarity is the costly signal; it is computed only for the candidates that the cheap
+# signals (whole-text cosine, shared entities) rank highest.
+PASSAGE_CANDIDATES = 8
+
+
 def matching_events(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
                     threshold: float) -> list[Scored]:
     """Candidates scoring at or above ``threshold``, best first; ties go to the smaller id (determinism)."""
     prepared = prepare(article, df)
-    scored = [score(prepared, event, df) for event in candidates]
+    events = list(candidates)
+    if len(events) > PASSAGE_CANDIDATES:
+        def cheap(event: EventProfile) -> tuple[float, str]:
+            text = _dot(prepared.text, _unit(_tfidf(event.terms, df)))
+            return (-(TEXT_WEIGHT * text + ENTITY_WEIGHT * entity_overlap(prepared, event)), event.event_id)
+
+        events = sorted(events, key=cheap)[:PASSAGE_CANDIDATES]
+    scored = [score(prepared, event, df) for event in events]
     return sorted((s for s in scored if s.score >= threshold), key=lambda s: (-s.score, s.event_id))
 
 

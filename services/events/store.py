@@ -21,8 +21,10 @@ Keys (under the configured prefix):
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,7 +48,7 @@ from .features import ArticleFeatures
 from .trends import BUCKET_TTL_SECONDS, WINDOWS, bucket_of, buckets_in, rising, snapshot_message
 from .updates import EventRecord, event_id_for, update_message
 
-MAX_CANDIDATES = 25
+MAX_CANDIDATES = 20
 # Only the most recently active events under one index key are candidates: a common name (سوريا)
 # files thousands of events, and reading them all would make cost grow with the number of events.
 POSTINGS_PER_KEY = 40
@@ -54,6 +56,12 @@ ARTICLE_TTL_SECONDS = 30 * 86400
 RETIRED_TTL_SECONDS = 30 * 86400
 DF_DAYS = 7
 DORMANT_BATCH = 200
+# HINCRBY of many fields in one command: an article touches ~100 counters, and one round trip
+# per counter would cost more than all the scoring.
+_HINCRBY_MANY = """
+for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+return 0
+"""
 
 
 @dataclass(frozen=True)
@@ -216,7 +224,8 @@ class EventStore:
                     pipe.set(self._article(member["article_id"]), event_id, ex=ARTICLE_TTL_SECONDS)
                 self._retire(pipe, other)
             member = record.add(article, features, decision.syndicated)
-            self._index_event(pipe, record, df)
+            touched = set(features.entities) | {e for other in absorbed for e in other.profile.entities}
+            self._index_event(pipe, record, df, touched)
             updates.append((event_id, update_message(event_id, record)))
             pipe.set(event_key, json.dumps(record.to_json(), ensure_ascii=False))
             pipe.rpush(self._members(event_id), json.dumps(member, ensure_ascii=False))
@@ -234,9 +243,15 @@ class EventStore:
         listed = await pipe.lrange(self._members(event_id), 0, -1)
         return EventRecord.from_json(json.loads(raw), [json.loads(m) for m in listed])
 
-    def _index_event(self, pipe: Any, record: EventRecord, df: DocumentFrequencies) -> None:
+    def _index_event(self, pipe: Any, record: EventRecord, df: DocumentFrequencies,
+                     touched_entities: Iterable[str]) -> None:
+        """File the event under its characteristic terms and the entities the new article brought.
+
+        Postings are scored by the event's last article time (that is what the recency cap reads),
+        so the keys touched now are refreshed; older postings keep an older score, which only makes
+        the event less likely to be read under a crowded key it no longer leads."""
         event_id, last_ts = record.profile.event_id, record.profile.last_ts
-        for entity in record.profile.entities:
+        for entity in touched_entities:
             pipe.zadd(self._index("e", entity), {event_id: last_ts})
         terms = sorted(set(record.indexed_terms) | set(index_terms(record.profile, df)))
         record.indexed_terms = terms
@@ -262,17 +277,21 @@ class EventStore:
         pipe.expire(self._df(day, "documents"), ttl)
         for kind, keys in (("terms", features.terms), ("entities", features.entities)):
             if keys:
-                for key in keys:
-                    pipe.hincrby(self._df(day, kind), key, 1)
+                self._hincrby_many(pipe, self._df(day, kind), dict.fromkeys(keys, 1))
                 pipe.expire(self._df(day, kind), ttl)
-        bucket = self.keys("tr", "b", str(bucket_of(features.timestamp)))
-        for entity in article.get("entities", []):
-            pipe.hincrby(bucket, entity["canonical_id"], entity["count"])
-            pipe.set(self.keys("tr", "n", entity["canonical_id"]),
-                     json.dumps([entity["type"], entity["canonical_name"]], ensure_ascii=False),
-                     ex=BUCKET_TTL_SECONDS)
-        if article.get("entities"):
+        entities = article.get("entities", [])
+        if entities:
+            bucket = self.keys("tr", "b", str(bucket_of(features.timestamp)))
+            self._hincrby_many(pipe, bucket, {e["canonical_id"]: e["count"] for e in entities})
             pipe.expire(bucket, BUCKET_TTL_SECONDS)
+            pipe.mset({self.keys("tr", "n", e["canonical_id"]):
+                       json.dumps([e["type"], e["canonical_name"]], ensure_ascii=False) for e in entities})
+            for entity in entities:
+                pipe.expire(self.keys("tr", "n", entity["canonical_id"]), BUCKET_TTL_SECONDS)
+
+    @staticmethod
+    def _hincrby_many(pipe: Any, key: str, increments: dict[str, int]) -> None:
+        pipe.eval(_HINCRBY_MANY, 1, key, *itertools.chain.from_iterable(increments.items()))
 
     # -- housekeeping ------------------------------------------------------------------------------
 

@@ -1,0 +1,147 @@
+"""Stage cores measured alone, in one process (one core for the Python side), in one run.
+
+* clean: text documents/s (SaudiNewsNet bodies) and HTML pages/s (the sample feed's pages);
+* aggregation: articles/s through the events stage's Redis logic (real valkey-server), and the
+  per-article cost when the number of active events grows from 1,000 to 100,000 (synthetic events
+  that share index keys with the real articles, so retrieval has crowded postings to read).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import json
+import random
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from services.common.embedded import EmbeddedRedis
+from services.common.redis_store import Keys, connect_async
+from services.events.clustering import EventProfile
+from services.events.features import ArticleFeatures, article_features
+from services.events.store import EventStore
+from services.events.updates import EventRecord
+from services.ingest.article import build_article, clean_document
+from services.ingest.cleaning import CleaningError, clean_html, clean_text
+from services.ingest.files import saudinewsnet_documents
+
+SAMPLE_FEED = Path(__file__).resolve().parents[2] / "services" / "ingest" / "sample_feed"
+
+
+def saudinewsnet(shared: Path, limit: int) -> list[dict[str, Any]]:
+    documents: list[dict[str, Any]] = []
+    for day in sorted((shared / "corpus" / "saudinewsnet").glob("*.zip")):
+        documents.extend(d for d in saudinewsnet_documents(day) if isinstance(d, dict) and d["content"].strip())
+        if len(documents) >= limit:
+            break
+    return documents[:limit]
+
+
+def clean_rates(documents: list[dict[str, Any]]) -> dict[str, float]:
+    texts = [d["content"] for d in documents]
+    started = time.process_time()
+    for text in texts:
+        with contextlib.suppress(CleaningError):
+            clean_text(text)
+    text_rate = len(texts) / (time.process_time() - started)
+    pages = [p.read_text(encoding="utf-8") for p in sorted(SAMPLE_FEED.rglob("*.html"))]
+    rounds = max(1, 200 // len(pages))
+    started = time.process_time()
+    for page in pages * rounds:
+        clean_html(page)
+    html_rate = len(pages) * rounds / (time.process_time() - started)
+    return {"text_docs_per_s": text_rate, "html_pages_per_s": html_rate}
+
+
+def enriched_articles(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    from services.entities.enrich import enrich
+    from services.entities.recognizers import load_recognizer
+
+    recognizer = load_recognizer()
+    articles = []
+    for document in documents:
+        try:
+            articles.append(enrich(build_article(document, clean_document(document)), recognizer))
+        except CleaningError:
+            continue
+    return articles
+
+
+async def _fill_synthetic_events(store: EventStore, count: int, vocabulary: list[str], entities: list[str],
+                                 now: float) -> None:
+    """``count`` small active events filed under real terms and entities, written in bulk."""
+    rng = random.Random(7)
+    batch = 2000
+    for start in range(0, count, batch):
+        async with store.client.pipeline(transaction=False) as pipe:
+            for index in range(start, min(start + batch, count)):
+                event_id = f"ev-synthetic-{index:07d}"
+                terms = {t: 1.0 for t in rng.sample(vocabulary, 8)}
+                profile = EventProfile(event_id, terms, {e: 1 for e in rng.sample(entities, 2)}, 1, now, now,
+                                       [terms])
+                record = EventRecord(profile, version=1, indexed_terms=sorted(terms))
+                pipe.set(store._event(event_id), json.dumps(record.to_json()))
+                pipe.zadd(store._active, {event_id: now - rng.random() * 3600})
+                for term in terms:
+                    pipe.zadd(store._index("t", term), {event_id: now - rng.random() * 3600})
+                for entity in profile.entities:
+                    pipe.zadd(store._index("e", entity), {event_id: now - rng.random() * 3600})
+            await pipe.execute()
+
+
+async def _assign_all(store: EventStore, articles: list[dict[str, Any]], features: list[ArticleFeatures]) -> float:
+    started = time.perf_counter()
+    for article, feature in zip(articles, features, strict=True):
+        await store.assign(article, feature)
+    return time.perf_counter() - started
+
+
+def aggregation_rates(articles: list[dict[str, Any]], sizes: Iterable[int] = (1_000, 100_000)) -> dict[str, float]:
+    """Articles/s of the events stage's logic on real Redis, per number of pre-existing active events."""
+    now = time.time()
+    restamped = [{**a, "published_at": None, "received_at": a["received_at"]} for a in articles]
+    features = [article_features(a) for a in restamped]
+    vocabulary = sorted({t for f in features for t in f.terms})
+    entity_ids = sorted({e for f in features for e in f.entities}) or ["LOC:0000000000000000"]
+    results: dict[str, float] = {}
+    for size in sizes:
+        home = Path(tempfile.mkdtemp(prefix="marsad-agg-"))
+        server = EmbeddedRedis(home).start()
+
+        async def measure(size: int = size, server: EmbeddedRedis = server) -> float:
+            client = connect_async(server.url, stage="bench")
+            store = EventStore(client, Keys("bench:"), threshold=0.25)
+            await _fill_synthetic_events(store, size, vocabulary, entity_ids, now)
+            elapsed = await _assign_all(store, restamped, features)
+            await client.aclose()
+            return elapsed
+
+        try:
+            elapsed = asyncio.run(measure())
+        finally:
+            server.stop()
+        results[f"articles_per_s_at_{size}_events"] = len(articles) / elapsed
+    return results
+
+
+def run(shared: Path, documents: int = 2000, aggregated: int = 400) -> None:
+    corpus = saudinewsnet(shared, documents)
+    if not corpus:
+        print("components skipped: no SaudiNewsNet in ../shared")
+        return
+    rates = clean_rates(corpus)
+    print(f"clean stage alone (one core): {rates['text_docs_per_s']:.0f} text documents/s "
+          f"(SaudiNewsNet, {len(corpus)}), {rates['html_pages_per_s']:.0f} HTML pages/s (sample feed pages)")
+    articles = enriched_articles(list(itertools.islice(corpus, aggregated)))
+    aggregation = aggregation_rates(articles)
+    small, large = aggregation["articles_per_s_at_1000_events"], aggregation["articles_per_s_at_100000_events"]
+    print(f"aggregation alone (real valkey): {small:.0f} articles/s with 1,000 active events, "
+          f"{large:.0f} articles/s with 100,000; per-article cost ratio {small / large:.2f}x")
+
+
+if __name__ == "__main__":
+    run(Path("../shared"))
