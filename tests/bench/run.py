@@ -57,15 +57,39 @@ async def first_update_times(settings: Settings, wanted: set[str], timeout: floa
     return seen
 
 
+def ner_speed(shared: Path, sentences: int = 1500) -> None:
+    """Tokens/s of the default NER (the training split's text: a speed figure, not an accuracy one)."""
+    from services.entities.evaluation import read_conll
+    from services.entities.ner import default_model
+
+    data = shared / "corpus" / "anercorp" / "train.txt"
+    if not data.exists():
+        return
+    tokens = [words for words, _ in read_conll(data)[:sentences]]
+    model = default_model()
+    started = time.process_time()
+    model.tag(tokens)
+    elapsed = time.process_time() - started
+    print(f"NER (default model, one core): {sum(map(len, tokens)) / elapsed:.0f} tokens/s over {len(tokens)} sentences")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--articles", type=int, default=1000, help="how many SaudiNewsNet articles to replay")
+    parser.add_argument("--skip-components", action="store_true", help="only the end-to-end replay")
     args = parser.parse_args()
     corpus = args.shared / "corpus" / "saudinewsnet"
     if not corpus.is_dir():
         print(f"bench skipped: {corpus} not found (the benchmark replays SaudiNewsNet from ../shared)")
         return 0
+    if not args.skip_components:
+        from . import components
+
+        print("== stage cores alone")
+        components.run(args.shared)
+        ner_speed(args.shared)
+    print("== end to end")
     documents = []
     for day in sorted(corpus.glob("*.zip")):
         documents.extend(d for d in itertools.islice(saudinewsnet_documents(day), args.articles - len(documents))
