@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
+import redis.asyncio as aioredis
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.common.config import Settings
+from services.common.embedded import EmbeddedRedis
 from services.common.pipeline import Pipeline
+from services.common.redis_store import connect_async
 from services.common.topics import TopicSpec, topic_name
 
 pytestmark = pytest.mark.integration
@@ -32,6 +35,21 @@ def start_pipeline(home: Path, configure: Callable[[Settings], Settings] = lambd
         pipeline.stop()
         raise
     return pipeline
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
+    """A real valkey-server for tests of Redis-backed state (one per test module)."""
+    server = EmbeddedRedis(tmp_path_factory.mktemp("redis-home")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
+    connection = connect_async(redis_server.url)
+    yield connection
+    await connection.aclose()
 
 
 @pytest.fixture(scope="session")

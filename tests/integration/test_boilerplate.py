@@ -5,12 +5,10 @@ from __future__ import annotations
 import json
 import time
 import uuid
-from collections.abc import Iterator
 
 import pytest
 
-from services.common.embedded import EmbeddedRedis
-from services.common.redis_store import Keys, connect_async
+from services.common.redis_store import Keys
 from services.ingest.boilerplate import BoilerplateModel, chrome_oracle, document_lines
 from services.ingest.cleaning import clean_text, line_fingerprint
 from tests.conftest import shared_path
@@ -44,20 +42,6 @@ def page(n: int, comments: int = 35) -> str:
     title, body = STORIES[n]
     # The comment counter changes from page to page; its fingerprint does not.
     return "\n".join([*MENU, title, *body, f"{comments + n} تعليقاً", *FOOTER])
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis-home")).start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-async def client(redis_server: EmbeddedRedis):  # type: ignore[no-untyped-def]
-    connection = connect_async(redis_server.url)
-    yield connection
-    await connection.aclose()
 
 
 @pytest.fixture

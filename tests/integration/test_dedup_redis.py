@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 
 from services.common.embedded import EmbeddedRedis
-from services.common.redis_store import Keys, connect_async
+from services.common.redis_store import Keys
 from services.ingest.dedup import SeenUrls
 from services.ingest.near_duplicates import NearDuplicateIndex
 from services.ingest.urls import canonical_url
@@ -19,23 +19,9 @@ pytestmark = pytest.mark.integration
 DAY = 86400
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis-home")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def prefix() -> str:
     return f"t{uuid.uuid4().hex[:8]}:"
-
-
-@pytest.fixture
-async def client(redis_server: EmbeddedRedis):  # type: ignore[no-untyped-def]
-    connection = connect_async(redis_server.url)
-    yield connection
-    await connection.aclose()
 
 
 @pytest.fixture
