@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from pathlib import Path
 
 import pytest
 from lxml import html as lxml_html
@@ -12,15 +11,7 @@ from lxml import html as lxml_html
 from services.common.arabic import normalize_display
 from services.ingest.cleaning import CleaningError, clean_html
 from services.ingest.html import strip_site_name
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-
-TITLE = "افتتاح مستشفى جديد في حمص بسعة مئتي سرير"
-PARAGRAPHS = [
-    "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة حمص يضم مئتي سرير ويخدم سكان الريف الشرقي للمحافظة.",
-    "وقال الوزير في مؤتمر صحفي إن المستشفى سيستقبل المرضى ابتداء من الأسبوع المقبل، وإن الكوادر الطبية جاهزة.",
-    "وأضاف أن الحكومة تخطط لافتتاح ثلاثة مستشفيات أخرى قبل نهاية العام الحالي في محافظات حماة وإدلب ودير الزور.",
-]
+from tests.unit.test_cleaning import PARAGRAPHS, SHARED, TITLE
 
 
 def news_page(
