@@ -38,6 +38,8 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
      "Hosts or CIDR networks the fetcher may reach although private or loopback (comma-separated)."),
     ("MARSAD_FETCH_MAX_BYTES", "fetch_max_bytes", "10485760", "Largest response body the fetcher reads."),
     ("MARSAD_FETCH_HOST_DELAY", "fetch_host_delay", "1.0", "Seconds between two requests to one host."),
+    ("MARSAD_OTHER_LANGUAGES", "other_languages", "topic",
+     "Where non-Arabic articles go: topic (articles-other-language) or dead-letter."),
     ("MARSAD_DEDUP_TTL_DAYS", "dedup_ttl_days", "7", "How long exact-duplicate fingerprints are remembered."),
     ("MARSAD_OUTCOME_TTL_DAYS", "outcome_ttl_days", "7", "How long a document's pipeline outcome is kept."),
 ]
@@ -64,6 +66,7 @@ class Settings:
     fetch_allow: str = ""
     fetch_max_bytes: int = 10485760
     fetch_host_delay: float = 1.0
+    other_languages: str = "topic"
     dedup_ttl_days: float = 7.0
     outcome_ttl_days: float = 7.0
 
@@ -78,6 +81,9 @@ class Settings:
                 values[name] = _convert(kinds[name], raw)
             except ValueError as exc:
                 raise ValueError(f"{var}={raw!r} is not valid: {exc}") from None
+        if values["other_languages"] not in ("topic", "dead-letter"):
+            raise ValueError(f"MARSAD_OTHER_LANGUAGES={values['other_languages']!r} is not valid: "
+                             "expected topic or dead-letter")
         return cls(**values)  # type: ignore[arg-type]
 
     @property

@@ -33,6 +33,10 @@ class IngestError(ProcessingError):
     pass
 
 
+class NotArabic(ProcessingError):
+    error_class = "language"
+
+
 def build_stage() -> Stage:
     stage = Stage("ingest")
     ttl = int(stage.settings.dedup_ttl_days * 86400)
@@ -73,9 +77,11 @@ def build_stage() -> Stage:
         await boilerplate.learn(raw["source"], raw["doc_id"], extracted.lines)
         article = build_article(raw, cleaned, duplicate_of=await original_of(raw, cleaned.text))
         if article["language"] != "ar":
+            DOCUMENTS.labels("ingest", "other-language").inc()
+            if stage.settings.other_languages == "dead-letter":
+                raise NotArabic(f"language {article['language']!r}: only Arabic goes on to entities")
             await stage.send(OTHER_LANGUAGE, article["article_id"], article)
             await stage.mark_outcome(raw["doc_id"], outcome_value(OUTCOME_SKIPPED, f"language-{article['language']}"))
-            DOCUMENTS.labels("ingest", "other-language").inc()
             return
         await stage.send(CLEAN_ARTICLES, article["article_id"], article)
         DOCUMENTS.labels("ingest", "duplicate" if article["duplicate_of"] else "clean").inc()

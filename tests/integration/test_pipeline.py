@@ -18,7 +18,13 @@ from services.common.clock import iso
 from services.common.pipeline import Pipeline
 from services.common.redis_store import Keys, connect, read_outcomes
 from services.common.replay import push_documents, wait_for_outcomes
-from services.common.topics import CLEAN_ARTICLES, DEAD_LETTERS, ENRICHED_ARTICLES, RAW_DOCUMENTS
+from services.common.topics import (
+    CLEAN_ARTICLES,
+    DEAD_LETTERS,
+    ENRICHED_ARTICLES,
+    OTHER_LANGUAGE,
+    RAW_DOCUMENTS,
+)
 from services.events.store import current_events
 from services.ingest.files import document_id, iter_documents
 from tests.conftest import shared_path
@@ -105,6 +111,14 @@ GOOD_ARTICLE = """افتتاح معرض الكتاب في مدينة الربا�
 """
 
 
+ENGLISH_ARTICLE = """Book fair opens in Rabat
+
+The culture minister opened the new edition of the international book fair in Rabat this morning, with more than six hundred publishers taking part.
+
+The fair's director said the edition celebrates translation and hosts daily panels on the future of digital publishing.
+"""
+
+
 def test_malformed_messages_go_to_dead_letters_while_workers_keep_running(pipeline: Pipeline) -> None:
     settings = pipeline.settings
     not_json = b"\xff\xfe{ this is not json"
@@ -112,11 +126,16 @@ def test_malformed_messages_go_to_dead_letters_while_workers_keep_running(pipeli
     empty_body = json.dumps(_raw("dl-empty", "   \n  ")).encode()
     good_id = document_id("dead-letter-test", GOOD_ARTICLE)
     good = json.dumps(_raw(good_id, GOOD_ARTICLE), ensure_ascii=False).encode()
+    english = json.dumps(_raw("not-arabic", ENGLISH_ARTICLE)).encode()
     asyncio.run(produce_raw(settings, RAW_DOCUMENTS, [
         (b"dl-decode", not_json), (b"dl-schema", breaks_schema), (b"dl-empty", empty_body), (good_id.encode(), good),
+        (b"not-arabic", english),
     ]))
-    outcomes = wait_for_outcomes(settings, ["dl-decode", "dl-schema", "dl-empty", good_id], stall_timeout=180,
-                                 check_alive=lambda: _alive(pipeline))
+    outcomes = wait_for_outcomes(settings, ["dl-decode", "dl-schema", "dl-empty", good_id, "not-arabic"],
+                                 stall_timeout=180, check_alive=lambda: _alive(pipeline))
+    assert outcomes["not-arabic"].startswith("skipped:language-")
+    other = [m.key for m in asyncio.run(read_topic(settings, OTHER_LANGUAGE, timeout=5))]
+    assert b"not-arabic" in other
     assert outcomes["dl-decode"] == "dead-letter:ingest:decode"
     assert outcomes["dl-schema"] == "dead-letter:ingest:schema"
     assert outcomes["dl-empty"] == "dead-letter:ingest:processing"

@@ -56,3 +56,15 @@ def test_saudinewsnet_zip(tmp_path: Path) -> None:
 def test_declared_charset_and_detection() -> None:
     assert decode_bytes(ARABIC.encode("iso8859_6"), "iso-8859-6") == ARABIC
     assert decode_bytes("\ufeff".encode() + ARABIC.encode()) == ARABIC
+
+
+def test_wrong_missing_and_meta_charsets() -> None:
+    page = f'<html><head><meta charset="windows-1256"></head><body><p>{ARABIC}</p></body></html>'
+    data = page.encode("cp1256")
+    assert ARABIC in decode_bytes(data, "iso-8859-1")  # a wrong declaration is overruled by <meta>
+    assert ARABIC in decode_bytes(data)  # no declaration: <meta>
+    bare = (ARABIC * 3).encode("cp1256")
+    assert decode_bytes(bare, "latin-1") == ARABIC * 3  # wrong declaration, no meta: detection
+    assert decode_bytes(bare) == ARABIC * 3  # nothing declared: detection
+    assert decode_bytes((ARABIC * 3).encode("iso8859_6"), "iso-8859-6") == ARABIC * 3
+    assert decode_bytes("café au lait".encode("latin-1"), "latin-1") == "café au lait"  # real Latin-1 stays
