@@ -32,17 +32,20 @@ Importing ``camel_tools.ner`` imports ``camel_tools.data``, which downloads a ca
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import sys
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from services.entities.evaluation import chunks
-from services.entities.ner import Mention
 from services.entities.tokens import split_sentences, tokenize
+
+if TYPE_CHECKING:  # the runtime import is in extract(): ner.py pulls in torch and the default model's code
+    from services.entities.ner import Mention
 
 LABELS = ("B-LOC", "B-ORG", "B-PERS", "B-MISC", "I-LOC", "I-ORG", "I-PERS", "I-MISC", "O")
 MODEL_ENV = "MARSAD_CAMEL_NER_MODEL"
@@ -71,9 +74,16 @@ class CamelModelError(RuntimeError):
 # --- offline import -------------------------------------------------------------------------------
 
 
+# (what CAMELTOOLS_DATA was, the catalogue-only folder it now names) once we re-point it.
+_redirection: tuple[str | None, str] | None = None
+
+
 def _camel_data_dir() -> Path:
-    """The data folder camel_tools will use: $CAMELTOOLS_DATA, else its default ~/.camel_tools."""
+    """The user's camel data folder: $CAMELTOOLS_DATA, else camel_tools' default ~/.camel_tools
+    (the value from before ``ensure_offline_camel_tools`` re-pointed it at a catalogue-only folder)."""
     configured = os.environ.get("CAMELTOOLS_DATA")
+    if _redirection is not None and configured == _redirection[1]:
+        configured = _redirection[0]
     return Path(configured).expanduser().absolute() if configured else Path.home() / ".camel_tools"
 
 
@@ -117,6 +127,8 @@ def ensure_offline_camel_tools() -> Path:
         partial = folder / f"catalogue.json.{os.getpid()}.tmp"
         partial.write_text(json.dumps(_MINIMAL_CATALOGUE, indent=2), encoding="utf-8")
         os.replace(partial, catalogue)
+    global _redirection
+    _redirection = (os.environ.get("CAMELTOOLS_DATA"), str(folder))
     os.environ["CAMELTOOLS_DATA"] = str(folder)
     return catalogue
 
@@ -156,6 +168,23 @@ def check_model_dir(model_dir: str | Path) -> Path:
     return folder
 
 
+@contextlib.contextmanager
+def _quiet_loading() -> Iterator[None]:
+    """No weight-loading progress bars or warnings in worker logs (as camel_tools.ner does)."""
+    from transformers.utils import logging as transformers_logging
+
+    was_enabled = transformers_logging.is_progress_bar_enabled()
+    verbosity = transformers_logging.get_verbosity()
+    transformers_logging.disable_progress_bar()
+    transformers_logging.set_verbosity_error()
+    try:
+        yield
+    finally:
+        transformers_logging.set_verbosity(verbosity)
+        if was_enabled:
+            transformers_logging.enable_progress_bar()
+
+
 # --- shared behaviour -----------------------------------------------------------------------------
 
 
@@ -169,6 +198,8 @@ class _CamelRecognizer:
 
     def extract(self, text: str) -> list[Mention]:
         """Mentions with exact character offsets (``text[start:end] == mention.text``)."""
+        from services.entities.ner import Mention
+
         if not text.strip():
             return []
         sentences = split_sentences(tokenize(text), text)
@@ -191,7 +222,8 @@ class StockCamelRecognizer(_CamelRecognizer):
         ensure_offline_camel_tools()
         from camel_tools.ner import NERecognizer
 
-        self.recognizer = NERecognizer(str(folder), use_gpu=False)
+        with _quiet_loading():
+            self.recognizer = NERecognizer(str(folder), use_gpu=False)
         self.batch_size = batch_size
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
@@ -232,14 +264,13 @@ class FastCamelRecognizer(_CamelRecognizer):
         ensure_offline_camel_tools()
         import torch
         from transformers import BertForTokenClassification, BertTokenizer
-        from transformers import utils as transformers_utils
 
-        transformers_utils.logging.set_verbosity_error()
         self.torch = torch
         self.num_threads = num_threads
         # Loaded exactly as camel_tools.ner does, so subwords and weights are the same.
-        self.model = BertForTokenClassification.from_pretrained(str(folder)).eval()
-        self.tokenizer = BertTokenizer.from_pretrained(str(folder))
+        with _quiet_loading():
+            self.model = BertForTokenClassification.from_pretrained(str(folder)).eval()
+            self.tokenizer = BertTokenizer.from_pretrained(str(folder))
         self.id2label = {int(key): value for key, value in self.model.config.id2label.items()}
         window = min(STOCK_WINDOW, int(self.model.config.max_position_embeddings))
         self.segment_length = window - 2  # room for [CLS] and [SEP]

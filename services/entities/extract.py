@@ -38,7 +38,17 @@ class RegistrySnapshot:
     names: dict[tuple[str, str], str] = field(default_factory=dict)
 
     def canonical_key(self, entity_type: str, key: str) -> str:
-        return self.aliases.get((entity_type, key), key)
+        if (entity_type, key) in self.known:
+            return self.aliases.get((entity_type, key), key)
+        words = key.split()
+        if entity_type == "PERS" and len(words) > 1:
+            # A full name never seen before whose surname stands alone as an entity of its own
+            # (no full name claimed it yet) is that entity: 'لافروف' then 'سيرغي لافروف' is one
+            # person, whichever article came first.
+            surname = ("PERS", words[-1])
+            if surname in self.known and surname not in self.aliases:
+                return words[-1]
+        return key
 
 
 @dataclass(frozen=True)
@@ -71,6 +81,8 @@ def lookup_keys(mentions: Iterable[PlacedMention]) -> set[tuple[str, str]]:
         keys.add((mention.type, " ".join(words)))
         for reading in clitic_candidates(words[0]):
             keys.add((mention.type, " ".join([reading, *words[1:]])))
+        if mention.type == "PERS" and len(words) > 1:
+            keys.add(("PERS", words[-1]))  # a surname seen alone earlier may be this person
     return keys
 
 

@@ -339,6 +339,57 @@ def _alive(pipeline: Pipeline) -> None:
         raise RuntimeError(f"a {dead[0].stage} worker died: see {dead[0].log_path}")
 
 
+# -- topic sizes -----------------------------------------------------------------------------------
+
+async def topic_sizes(settings: Settings, timeout: float = 60.0) -> dict[str, tuple[int, int, int]]:
+    """{topic: (messages, bytes of keys and values, distinct keys)} read from the beginning of each topic."""
+    from aiokafka import AIOKafkaConsumer
+
+    from services.common.topics import ALL_TOPICS, topic_name
+
+    sizes = {}
+    for spec in ALL_TOPICS:
+        consumer = AIOKafkaConsumer(topic_name(settings.topic_prefix, spec),
+                                    bootstrap_servers=settings.kafka_bootstrap_servers, group_id=None,
+                                    auto_offset_reset="earliest", enable_auto_commit=False)
+        await consumer.start()
+        count = size = 0
+        keys: set[bytes] = set()
+        try:
+            deadline = time.monotonic() + timeout
+            quiet = 0
+            while time.monotonic() < deadline and quiet < 3:
+                batch = await consumer.getmany(timeout_ms=1000)
+                quiet = 0 if batch else quiet + 1
+                for records in batch.values():
+                    for record in records:
+                        count += 1
+                        size += len(record.value or b"") + len(record.key or b"")
+                        keys.add(record.key or b"")
+        finally:
+            await consumer.stop()
+        sizes[spec.name] = (count, size, len(keys))
+    return sizes
+
+
+def measure_topic_sizes(articles: list[dict[str, Any]], log: Callable[[str], None] = print) -> None:
+    """Replay ``articles`` through one instance per stage and report each topic's bytes per article."""
+    home = Path(tempfile.mkdtemp(prefix="marsad-topic-sizes-"))
+    pipeline = Pipeline.services(replace(Settings.from_env({}), home=home))
+    try:
+        pipeline.create_topics()
+        pipeline.start_workers()
+        pipeline.wait_ready(timeout=240)
+        asyncio.run(push_documents(pipeline.settings, articles))
+        wait_for_outcomes(pipeline.settings, [d["doc_id"] for d in articles], stall_timeout=300)
+        sizes = asyncio.run(topic_sizes(pipeline.settings))
+    finally:
+        pipeline.stop()
+    for topic, (count, size, keys) in sizes.items():
+        log(f"{topic:24s} {count:6d} messages {size / 2**20:8.2f} MiB  {size / len(articles):8.0f} bytes per article"
+            f"  ({keys} distinct keys: what compaction would keep)")
+
+
 # -- Redis memory per event -----------------------------------------------------------------------
 
 @dataclass
@@ -469,7 +520,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-kill", action="store_true", help="do not kill an instance in the largest run")
     parser.add_argument("--redis-memory", type=int, metavar="ARTICLES", default=0,
                         help="instead: measure Redis memory of event state after this many synthetic articles")
+    parser.add_argument("--topic-sizes", action="store_true",
+                        help="instead: bytes each topic holds per article, from one replay of --articles")
     args = parser.parse_args(argv)
+    if args.topic_sizes:
+        sample = saudinewsnet_articles(args.shared, args.articles)
+        if sample is None:
+            print(f"topic sizes skipped: {args.shared}/corpus/saudinewsnet not found")
+            return 0
+        measure_topic_sizes(sample)
+        return 0
     if args.redis_memory:
         if saudinewsnet_articles(args.shared, 1) is None:
             print(f"redis memory skipped: {args.shared}/corpus/saudinewsnet not found")
@@ -498,6 +558,9 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(results))
     failures = [f"N={r.instances}: {p}" for r in results for p in problems(r, args.partitions)]
+    # Each article's outcome depends on its content only: every run must end the same way.
+    failures += [f"N={r.instances}: outcomes {dict(r.outcomes)} differ from N={results[0].instances}'s "
+                 f"{dict(results[0].outcomes)}" for r in results[1:] if r.outcomes != results[0].outcomes]
     for failure in failures:
         print("FAILED:", failure)
     return 1 if failures else 0

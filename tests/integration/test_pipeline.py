@@ -14,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from services.common.arabic import normalize_for_matching
 from services.common.clock import iso
 from services.common.pipeline import Pipeline
 from services.common.redis_store import Keys, connect, read_outcomes
@@ -90,6 +91,20 @@ def test_seeds_give_clean_articles_with_entities_and_events_that_obey_the_gold(p
             for mention in entity["mentions"]:
                 source = article["title"] if mention["in_title"] else article["text"]
                 assert source[mention["start"]:mention["end"]] == mention["text"]
+
+    # Spellings of one entity resolve to one canonical id across the five articles.
+    def fold(name: str) -> str:
+        return normalize_for_matching(name).replace("ه", "ة")
+
+    ids_of: dict[tuple[str, str], set[str]] = {}
+    for article in enriched.values():
+        for entity in article["entities"]:
+            for name in {entity["canonical_name"], *entity["surface_forms"]}:
+                ids_of.setdefault((entity["type"], fold(name)), set()).add(entity["canonical_id"])
+    for group in gold["entities"]["same_entity"]:
+        for kind in ("LOC", "PERS", "ORG", "MISC"):  # a mistyped mention is the recognizer's error, not this
+            found = set().union(*(ids_of.get((kind, fold(name)), set()) for name in group))
+            assert len(found) <= 1, f"{group} resolve to {found}"
 
     where = _events_by_file(pipeline)
     for a, b in gold["events"]["must_share"]:

@@ -80,3 +80,16 @@ def test_registry_aliases_resolve_a_lone_surname() -> None:
     assert extraction.entities[0]["canonical_id"] == entity_id("PERS", "سيرغي لافروف")
     assert extraction.entities[0]["canonical_name"] == "سيرغي لافروف"
     assert extraction.links[("PERS", "لافروف")] == "سيرغي لافروف"
+
+
+def test_a_full_name_joins_the_lone_surname_seen_before_it() -> None:
+    text = "قال وزير الخارجية سيرغي لافروف إن المحادثات مستمرة."
+    mention = _mention("PERS", "سيرغي لافروف", text)
+    earlier = RegistrySnapshot(known={("PERS", "لافروف")}, names={("PERS", "لافروف"): "لافروف"})
+    extraction = build_entities([mention], earlier)
+    assert extraction.entities[0]["canonical_id"] == entity_id("PERS", "لافروف")
+    assert extraction.links[("PERS", "سيرغي لافروف")] == "لافروف"
+    # A surname already claimed by another full name is not taken over by a new one.
+    claimed = RegistrySnapshot(known={("PERS", "الاسد")}, aliases={("PERS", "الاسد"): "بشار الاسد"})
+    other = _mention("PERS", "حافظ الأسد", "توفي حافظ الأسد.")
+    assert build_entities([other], claimed).entities[0]["canonical_id"] == entity_id("PERS", "حافظ الاسد")
