@@ -27,6 +27,8 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_SESSION_TIMEOUT", "session_timeout", "10",
      "Kafka consumer session timeout in seconds (a group join waits about half of it on Tansu)."),
     ("MARSAD_LOG_LEVEL", "log_level", "info", "Log level of the workers."),
+    ("MARSAD_LOG_JSON", "log_json", "0",
+     "1: workers log one JSON object per line, with document, article and event ids as fields."),
     ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models)."),
     ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.25", "Similarity an article needs to join an event."),
     ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72",
@@ -58,6 +60,7 @@ class Settings:
     home: Path = field(default_factory=lambda: Path(".marsad"))
     session_timeout: float = 10.0
     log_level: str = "info"
+    log_json: bool = False
     ner_backend: str = "default"
     event_threshold: float = 0.25
     event_dormant_hours: float = 72.0

@@ -37,6 +37,8 @@ CONSUMER_LAG = Gauge("marsad_consumer_lag_messages", "High-watermark minus posit
 NER_TOKENS = Counter("marsad_ner_tokens_total", "Tokens run through named-entity recognition.", ["backend"])
 ENTITIES = Counter("marsad_entities_total", "Canonical entities attached to articles.", ["type"])
 EVENTS_ACTIVE = Gauge("marsad_events_active", "Events in hot state (not dormant, not merged).")
+TREND_WINDOW_MENTIONS = Gauge("marsad_trend_window_mentions", "Entity mentions inside each trend window.",
+                              ["window"])
 TRENDING_ENTITIES = Gauge("marsad_trending_entities", "Entities in the latest trend snapshot.")
 EVENTS_CHANGED = Counter("marsad_events_total", "Event state changes by kind.", ["status"])
 REDIS_SECONDS = Histogram("marsad_redis_operation_seconds", "Round-trip time of Redis operations.",

@@ -92,6 +92,8 @@ class Pipeline:
             "MARSAD_HOME": str(self.settings.home),
             "MARSAD_METRICS_PORT": str(port),
             "MARSAD_METRICS_HOST": "127.0.0.1",
+            "MARSAD_LOG_JSON": "1" if self.settings.log_json else "0",
+            "MARSAD_LOG_LEVEL": self.settings.log_level,
             "MARSAD_SOURCES": self.settings.sources,
             "MARSAD_FETCH_ALLOW": self.settings.fetch_allow,
             "MARSAD_FETCH_HOST_DELAY": str(self.settings.fetch_host_delay),

@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import dead_letters
 from .codec import DecodeError, encode
 from .config import Settings
+from .logs import logging_config
 from .metrics import (
     CONSUMER_LAG,
     DEAD_LETTERS,
@@ -99,6 +100,7 @@ class Stage:
             web_port=self.settings.worker_metrics_port(name),
             web_in_thread=False,
             datadir=str(self.settings.home / "faust" / name),
+            logging_config=logging_config(self.settings.log_level, self.settings.log_json),
         )
         self._install_pages()
         self.app.timer(interval=5.0)(self._export_lag)
@@ -154,7 +156,8 @@ class Stage:
                 # Retrying in place keeps order and loses nothing; the lag alert tells operators.
                 RETRIES.labels(self.name, type(exc).__name__).inc()
                 log.warning("%s: transient failure on %s[%d]@%d, retrying in %.1fs: %s", self.name,
-                            delivery.topic, delivery.partition, delivery.offset, backoff, exc)
+                            delivery.topic, delivery.partition, delivery.offset, backoff, exc,
+                            extra=self.log_context(delivery, doc_id))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
             except ProcessingError as exc:
@@ -166,7 +169,7 @@ class Stage:
                 return
             except Exception as exc:
                 log.exception("%s: processing failed on %s[%d]@%d", self.name, delivery.topic,
-                              delivery.partition, delivery.offset)
+                              delivery.partition, delivery.offset, extra=self.log_context(delivery, doc_id))
                 await self.send_dead_letter(delivery, dead_letters.PROCESSING,
                                             f"{type(exc).__name__}: {exc}", doc_id)
                 return
@@ -189,11 +192,17 @@ class Stage:
             stage=self.name, topic=delivery.topic, partition=delivery.partition, offset=delivery.offset,
             key=delivery.key, value=delivery.value, error_class=error_class, reason=reason, doc_id=doc_id)
         log.warning("%s: dead letter (%s) for %s[%d]@%d: %s", self.name, error_class, delivery.topic,
-                    delivery.partition, delivery.offset, reason[:300])
+                    delivery.partition, delivery.offset, reason[:300],
+                    extra={**self.log_context(delivery, doc_id), "error_class": error_class})
         await self.send(DEAD_LETTER_TOPIC, letter["dead_letter_id"], letter)
         DEAD_LETTERS.labels(self.name, self._bare(delivery.topic), error_class).inc()
         if doc_id:
             await self.mark_outcome(doc_id, outcome_value(OUTCOME_DEAD_LETTER, f"{self.name}:{error_class}"))
+
+    def log_context(self, delivery: Delivery, doc_id: str | None = None, **ids: str) -> dict[str, Any]:
+        """Fields a structured log line carries about the message it concerns."""
+        return {"stage": self.name, "doc_id": doc_id, "topic": self._bare(delivery.topic),
+                "partition": delivery.partition, "offset": delivery.offset, **ids}
 
     async def mark_outcome(self, doc_id: str, value: str) -> None:
         await record_outcome(self.redis, self.keys, doc_id, value, self._outcome_ttl)

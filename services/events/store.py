@@ -45,7 +45,15 @@ from .clustering import (
     survivor_of,
 )
 from .features import ArticleFeatures
-from .trends import BUCKET_TTL_SECONDS, WINDOWS, bucket_of, buckets_in, rising, snapshot_message
+from .trends import (
+    BUCKET_TTL_SECONDS,
+    WINDOWS,
+    bucket_of,
+    buckets_in,
+    rising,
+    snapshot_message,
+    window_counts,
+)
 from .updates import EventRecord, event_id_for, update_message
 
 MAX_CANDIDATES = 20
@@ -87,6 +95,7 @@ class EventStore:
         self.client = client
         self.keys = keys
         self.threshold = threshold
+        self.window_totals: dict[str, int] = {}  # entity mentions per trend window, at the last snapshot
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -333,6 +342,7 @@ class EventStore:
                 pipe.hgetall(self.keys("tr", "b", str(bucket)))
             rows = await pipe.execute()
         buckets = {b: {k: int(v) for k, v in row.items()} for b, row in zip(span, rows, strict=True) if row}
+        self.window_totals = {w: sum(c.values()) for w, c in window_counts(buckets, now_bucket).items()}
         trends = rising(buckets, now_bucket)
         names: dict[str, tuple[str, str]] = {}
         if trends:

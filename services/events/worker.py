@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
@@ -12,6 +13,7 @@ from services.common.metrics import (
     EVENTS_ACTIVE,
     EVENTS_CHANGED,
     PIPELINE_SECONDS,
+    TREND_WINDOW_MENTIONS,
     TRENDING_ENTITIES,
 )
 from services.common.redis_store import OUTCOME_EVENT, outcome_value
@@ -22,6 +24,7 @@ from .features import article_features
 from .store import EventStore
 
 DORMANCY_SWEEP_SECONDS = 60.0
+log = logging.getLogger(__name__)
 
 
 def build_stage() -> Stage:
@@ -38,8 +41,11 @@ def build_stage() -> Stage:
         if assignment.repeated:
             DOCUMENTS.labels("events", "repeated").inc()
             return
-        for _, update in assignment.updates:
+        for event_id, update in assignment.updates:
             EVENTS_CHANGED.labels(update["status"]).inc()
+            log.info("article %s -> event %s (%s, version %d)", article["article_id"], event_id, update["status"],
+                     update["version"], extra=stage.log_context(delivery, article["doc_id"],
+                                                                article_id=article["article_id"], event_id=event_id))
         DOCUMENTS.labels("events", "assigned").inc()
         observe_latency(article)
 
@@ -61,6 +67,8 @@ def build_stage() -> Stage:
         if snapshot is not None:
             await stage.send(TREND_SNAPSHOTS, snapshot["snapshot_id"], snapshot)
             TRENDING_ENTITIES.set(len(snapshot["entities"]))
+            for window, total in store.window_totals.items():
+                TREND_WINDOW_MENTIONS.labels(window).set(total)
 
     stage.consume(ENRICHED_ARTICLES, handle)
     return stage

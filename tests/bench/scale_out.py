@@ -20,6 +20,7 @@ import argparse
 import asyncio
 import itertools
 import json
+import os
 import signal
 import sys
 import tempfile
@@ -93,6 +94,22 @@ def processing_counters(worker: WorkerProcess) -> tuple[float, float] | None:
     return metric_sum(text, "marsad_processing_seconds_count"), metric_sum(text, "marsad_processing_seconds_sum")
 
 
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU time of a process (Linux /proc), or None when it is gone.
+
+    On a shared machine wall-clock processing time includes waiting for a core; CPU time does not,
+    so it gives what one article costs whatever else the machine is doing.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
 def live(pipeline: Pipeline, stage: str) -> list[WorkerProcess]:
     return [w for w in pipeline.workers if w.stage == stage and w.process.poll() is None]
 
@@ -117,6 +134,8 @@ class StageSampler:
         self.pipeline = pipeline
         self.interval = interval
         self.last: dict[int, tuple[str, float, float]] = {}  # pid -> (stage, count, seconds)
+        self.cpu: dict[int, tuple[str, float]] = {}  # pid -> (stage, CPU seconds), last seen
+        self.load: list[float] = []  # the machine's 1-minute load average at each sample
         self.series: dict[str, list[tuple[float, float]]] = {stage: [] for stage in STAGES}
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="stage-sampler", daemon=True)
@@ -140,6 +159,10 @@ class StageSampler:
                 counters = processing_counters(worker)
                 if counters is not None:
                     self.last[worker.process.pid] = (worker.stage, *counters)
+                used = cpu_seconds(worker.process.pid)
+                if used is not None:
+                    self.cpu[worker.process.pid] = (worker.stage, used)
+        self.load.append(os.getloadavg()[0])
         now = time.monotonic()
         for stage in STAGES:
             self.series[stage].append((now, self.totals(stage)[0]))
@@ -147,6 +170,10 @@ class StageSampler:
     def totals(self, stage: str) -> tuple[float, float]:
         rows = [(count, seconds) for s, count, seconds in list(self.last.values()) if s == stage]
         return sum(r[0] for r in rows), sum(r[1] for r in rows)
+
+    def stage_cpu(self, stage: str) -> float:
+        """CPU seconds the stage's processes used (start-up and model loading included)."""
+        return sum(used for s, used in list(self.cpu.values()) if s == stage)
 
     def stage_rate(self, stage: str) -> float:
         """Messages per second while the stage was busy: from its first processed message to its last."""
@@ -167,6 +194,12 @@ class StageFigures:
     processed: float
     busy_seconds: float
     rate: float  # messages/s through the stage while it was busy
+    cpu_seconds: float = 0.0  # CPU time of all the stage's processes over the run
+
+    @property
+    def per_core_capacity(self) -> float:
+        """Messages/s one fully used core can do for this stage (start-up cost included)."""
+        return self.processed / self.cpu_seconds if self.cpu_seconds else float("nan")
 
     @property
     def per_instance_capacity(self) -> float:
@@ -197,6 +230,7 @@ class RunResult:
     not_in_any_event: list[str] = field(default_factory=list)
     df_documents: int = 0
     kill: KillReport | None = None
+    mean_load: float = 0.0  # the machine's mean 1-minute load average during the run
 
     @property
     def throughput(self) -> float:
@@ -208,6 +242,11 @@ class RunResult:
         if self.kill and self.kill.seconds_to_kill:
             return self.kill.done_at_kill / self.kill.seconds_to_kill
         return self.throughput
+
+    @property
+    def cpu_per_article(self) -> float:
+        """CPU seconds all stages spent per article: 2 cores can do at most 2 / this articles/s."""
+        return sum(f.cpu_seconds for f in self.stages.values()) / self.articles
 
     @property
     def bottleneck(self) -> str:
@@ -325,10 +364,11 @@ def run_scale(articles: list[dict[str, Any]], instances: int, *, partitions: int
         stages = {}
         for stage in STAGES:
             processed, busy = sampler.totals(stage)
-            stages[stage] = StageFigures(processed, busy, sampler.stage_rate(stage))
+            stages[stage] = StageFigures(processed, busy, sampler.stage_rate(stage), sampler.stage_cpu(stage))
         events, twice, missing, df = check_counted_once(settings, doc_ids)
+        load = sum(sampler.load) / len(sampler.load) if sampler.load else 0.0
         return RunResult(instances, len(doc_ids), elapsed, summarize(outcomes), stages, events, twice, missing, df,
-                         report)
+                         report, load)
     finally:
         pipeline.stop()
 
@@ -461,14 +501,14 @@ def measure_redis_memory(shared: Path, articles: int = 20000, log: Callable[[str
 
 def table(results: list[RunResult]) -> str:
     lines = ["instances/stage | articles | seconds | articles/s | before kill | ingest/s | entities/s | events/s | "
-             "busy s (ingest/entities/events) | bottleneck"]
+             "busy s (ingest/entities/events) | CPU s/article | load | bottleneck"]
     lines.append("-" * len(lines[0]))
     for r in results:
         rates = " | ".join(f"{r.stages[s].rate:8.1f}" for s in STAGES)
         busy = "/".join(f"{r.stages[s].busy_seconds:.0f}" for s in STAGES)
         kill = " (one of each killed)" if r.kill else ""
         lines.append(f"{r.instances:15d} | {r.articles:8d} | {r.elapsed:7.1f} | {r.throughput:10.1f} | {r.steady_throughput:11.1f} | {rates} | "
-                     f"{busy:>31} | {r.bottleneck}{kill}")
+                     f"{busy:>31} | {r.cpu_per_article:13.3f} | {r.mean_load:4.1f} | {r.bottleneck}{kill}")
     return "\n".join(lines)
 
 
@@ -479,7 +519,10 @@ def describe(result: RunResult) -> list[str]:
     for stage in STAGES:
         figures = result.stages[stage]
         lines.append(f"  {stage:8s} processed {figures.processed:6.0f}  busy {figures.busy_seconds:7.1f}s  "
-                     f"one instance's capacity {figures.per_instance_capacity:6.1f} msg/s")
+                     f"one instance's capacity {figures.per_instance_capacity:6.1f} msg/s  "
+                     f"CPU {figures.cpu_seconds:7.1f}s = {figures.per_core_capacity:6.1f} msg/s per core")
+    lines.append(f"  machine load average during the run: {result.mean_load:.1f} (2 cores here; the workers' "
+                 f"CPU time is what they cost, wall-clock time includes waiting for a core)")
     if result.kill:
         k = result.kill
         for stage in STAGES:

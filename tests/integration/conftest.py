@@ -54,7 +54,8 @@ async def client(redis_server: EmbeddedRedis) -> AsyncIterator[aioredis.Redis]:
 
 @pytest.fixture(scope="session")
 def pipeline(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Pipeline]:
-    running = start_pipeline(tmp_path_factory.mktemp("marsad-home"))
+    # Structured logs on, so tests can follow an article by its ids.
+    running = start_pipeline(tmp_path_factory.mktemp("marsad-home"), lambda s: replace(s, log_json=True))
     yield running
     running.stop()
 

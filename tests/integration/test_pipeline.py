@@ -107,6 +107,11 @@ def test_seeds_give_clean_articles_with_entities_and_events_that_obey_the_gold(p
             assert len(found) <= 1, f"{group} resolve to {found}"
 
     where = _events_by_file(pipeline)
+    events_log = next(w for w in pipeline.workers if w.stage == "events").log_path.read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in events_log.splitlines() if line.startswith("{")]
+    logged = {(line.get("article_id"), line.get("event_id")) for line in lines}
+    for article_id in ids:
+        assert any(a == article_id and e for a, e in logged), f"no structured log line for {article_id}"
     for a, b in gold["events"]["must_share"]:
         assert where[a] & where[b], f"{a} and {b} must share an event"
     for a, b in gold["events"]["must_not_share"]:
