@@ -364,7 +364,14 @@ def run(
         err.print("stopped cleanly.")
 
 
+def _exit_on_sigterm(signum: int, frame: object) -> None:
+    # Unwinding (rather than dying on the spot) runs the `finally` blocks that stop every child
+    # process a command started: workers, the broker, Redis.
+    raise SystemExit(128 + signum)
+
+
 def main() -> None:
+    signal.signal(signal.SIGTERM, _exit_on_sigterm)
     try:
         app()
     except KeyboardInterrupt:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from itertools import combinations
 from pathlib import Path
 
@@ -75,3 +77,37 @@ def test_run_until_idle_forms_the_sample_feed_events(tmp_path: Path) -> None:
     joined = sum(1 for a, b in combinations(sorted(story_of), 2) if story_of[a] == story_of[b] and where[a] & where[b])
     together = sum(1 for a, b in combinations(sorted(story_of), 2) if story_of[a] == story_of[b])
     assert joined / together >= 0.7, f"only {joined}/{together} same-story pairs grouped"
+
+
+def _processes_using(home: Path) -> list[int]:
+    """Live processes started for this $MARSAD_HOME (workers by environment, servers by arguments)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:
+            continue
+        if f"MARSAD_HOME={home}".encode() in environ.split(b"\0") or str(home).encode() in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_sigterm_stops_every_child_a_command_started(tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k not in ("KAFKA_BOOTSTRAP_SERVERS", "REDIS_URL")}
+    env["MARSAD_HOME"] = str(tmp_path)
+    command = subprocess.Popen([sys.executable, "-m", "services.common.cli", "replay", str(SAMPLE_FEED)],
+                               env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    assert command.stderr is not None
+    for line in command.stderr:  # wait until the workers run
+        if line.strip().startswith("workers"):
+            break
+    assert _processes_using(tmp_path), "the replay started no children"
+    command.send_signal(signal.SIGTERM)
+    command.wait(timeout=120)
+    deadline = time.monotonic() + 30
+    while _processes_using(tmp_path) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not _processes_using(tmp_path), "children outlived the command"
