@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from .ruler import curated_mentions
+
 
 class _DefaultRecognizer:
     """The project's own model behind the recognizer interface the stage uses."""
@@ -15,7 +17,12 @@ class _DefaultRecognizer:
         self.name = "marsad-default"
 
     def extract(self, text: str) -> list[Any]:
-        return list(self.model.extract(text)) if text.strip() else []
+        if not text.strip():
+            return []
+        found = list(self.model.extract(text))
+        added, replaced = curated_mentions(text, found)
+        kept = [m for m in found if m not in replaced]
+        return sorted([*kept, *added], key=lambda m: m.start)
 
 
 def load_recognizer(backend: str = "default") -> Any:

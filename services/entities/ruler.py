@@ -1,0 +1,112 @@
+"""Curated names the product must not miss, added where the statistical model found nothing.
+
+ANERcorp, which the model learns from, tags ministries and many organisation names as O, and its
+2000s news never mentions the groups that fill today's headlines. A news monitor still needs
+وزارة الدفاع الروسية and جبهة النصرة, so extraction adds two kinds of matches on top of the
+model's mentions, never overlapping them:
+
+* phrases from the curated organisation and country lists (data/organizations.txt,
+  data/countries.txt), clitics allowed on the first word (ولجبهة النصرة); a curated phrase that
+  covers a shorter model mention entirely replaces it (المرصد السوري -> the observatory's full name);
+* ministries: وزارة/وزير-less ``وزارة`` + its portfolio + an optional nationality adjective.
+
+``ner-eval`` scores the model alone, on ANERcorp's conventions; the ruler serves the pipeline.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+
+from services.common.arabic import normalize_for_matching
+
+from .ner import Mention
+from .tokens import Token, tokenize
+
+DATA = Path(__file__).resolve().parent / "data"
+MAX_PHRASE = 6
+_PROCLITICS = ("وال", "فال", "بال", "كال", "ول", "وب", "فب", "فل", "و", "ف", "ب", "ل", "ك")
+_MINISTRY = {"وزاره", "وزارات"}
+_NISBA = re.compile(r"^ال\S+يه$")  # matching form: الروسية -> الروسيه
+
+
+@dataclass(frozen=True)
+class Phrasebook:
+    phrases: dict[tuple[str, ...], str]
+
+    @classmethod
+    @cache
+    def load(cls) -> Phrasebook:
+        phrases: dict[tuple[str, ...], str] = {}
+        for name, kind in (("countries.txt", "LOC"), ("organizations.txt", "ORG")):
+            for line in (DATA / name).read_text(encoding="utf-8").splitlines():
+                if line.strip() and not line.startswith("#"):
+                    phrases[tuple(normalize_for_matching(line).split())] = kind
+        return cls(phrases)
+
+
+def _readings(word: str) -> list[tuple[str, int]]:
+    """The word and its clitic-stripped readings, with how many leading characters each drops."""
+    readings = [(word, 0)]
+    for prefix in _PROCLITICS:
+        if word.startswith(prefix) and len(word) - len(prefix) >= 2:
+            rest = word[len(prefix):]
+            if prefix.endswith("ال"):
+                readings.append(("ال" + rest, len(prefix) - 2))
+            else:
+                readings.append((rest, len(prefix)))
+    if word.startswith("لل") and len(word) > 4:
+        readings.append(("ال" + word[2:], 1))
+    return readings
+
+
+def _phrase_at(words: list[str], index: int, book: Phrasebook) -> tuple[int, int, str] | None:
+    """Longest curated phrase starting at ``index``: (length in tokens, characters to skip, type)."""
+    for length in range(min(MAX_PHRASE, len(words) - index), 0, -1):
+        rest = tuple(words[index + 1:index + length])
+        for reading, skip in _readings(words[index]):
+            kind = book.phrases.get((reading, *rest))
+            if kind:
+                return length, skip, kind
+    return None
+
+
+def _ministry_at(words: list[str], index: int) -> tuple[int, int] | None:
+    for reading, skip in _readings(words[index]):
+        if reading in _MINISTRY and index + 1 < len(words) and words[index + 1].startswith("ال"):
+            length = 2
+            if index + 2 < len(words) and _NISBA.match(words[index + 2]):
+                length = 3
+            return length, skip
+    return None
+
+
+def curated_mentions(text: str, found: list[Mention]) -> tuple[list[Mention], list[Mention]]:
+    """Curated matches in ``text``: (mentions to add, model mentions they replace)."""
+    tokens: list[Token] = tokenize(text)
+    words = [normalize_for_matching(t.text) for t in tokens]
+    taken = [(m.start, m.end) for m in found]
+    book = Phrasebook.load()
+    added: list[Mention] = []
+    replaced: list[Mention] = []
+    index = 0
+    while index < len(tokens):
+        match = _phrase_at(words, index, book)
+        ministry = _ministry_at(words, index)
+        if ministry is not None and (match is None or ministry[0] > match[0]):
+            match = (ministry[0], ministry[1], "ORG")  # the ministry with its nationality is longer
+        if match is None:
+            index += 1
+            continue
+        length, skip, kind = match
+        start, end = tokens[index].start + skip, tokens[index + length - 1].end
+        inside = [m for m in found if start <= m.start and m.end <= end and (m.start, m.end) != (start, end)]
+        clashing = [(s, e) for s, e in taken if s < end and start < e]
+        if not clashing or (inside and len(clashing) == len(inside)):
+            added.append(Mention(kind, start, end, text[start:end]))
+            replaced.extend(inside)
+            taken = [span for span in taken if span not in {(m.start, m.end) for m in inside}] + [(start, end)]
+        index += length
+    return added, replaced

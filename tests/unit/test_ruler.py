@@ -1,0 +1,31 @@
+from services.entities.ner import Mention
+from services.entities.ruler import curated_mentions
+
+TEXT = "أعلنت وزارة الدفاع الروسية أن مقاتلي جبهة النصرة ولداعش انسحبوا. وقال المرصد السوري لحقوق الإنسان إن قرغيزيا صامتة."
+
+
+def spans(mentions: list[Mention]) -> set[tuple[str, str]]:
+    return {(m.type, TEXT[m.start:m.end]) for m in mentions}
+
+
+def test_curated_names_ministries_and_clitics() -> None:
+    added, replaced = curated_mentions(TEXT, [])
+    assert spans(added) == {("ORG", "وزارة الدفاع الروسية"), ("ORG", "جبهة النصرة"), ("ORG", "داعش"),
+                            ("ORG", "المرصد السوري لحقوق الإنسان"), ("LOC", "قرغيزيا")}
+    assert replaced == []
+    for mention in added:
+        assert TEXT[mention.start:mention.end] == mention.text
+
+
+def test_the_model_keeps_what_it_found_unless_a_curated_name_covers_it() -> None:
+    start = TEXT.index("جبهة النصرة")
+    model_span = Mention("ORG", start, start + len("جبهة النصرة"), "جبهة النصرة")
+    partial_start = TEXT.index("المرصد السوري")
+    partial = Mention("ORG", partial_start, partial_start + len("المرصد السوري"), "المرصد السوري")
+    added, replaced = curated_mentions(TEXT, [model_span, partial])
+    assert ("ORG", "جبهة النصرة") not in spans(added)  # the model already has it: nothing doubled
+    assert replaced == [partial] and ("ORG", "المرصد السوري لحقوق الإنسان") in spans(added)
+    crossing = TEXT.index("الروسية أن")
+    clash = Mention("MISC", crossing, crossing + len("الروسية أن"), "الروسية أن")
+    added, _ = curated_mentions(TEXT, [clash])
+    assert not any(m.text.startswith("وزارة") for m in added)  # a crossing overlap is left to the model
