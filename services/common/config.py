@@ -29,7 +29,7 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_LOG_LEVEL", "log_level", "info", "Log level of the workers."),
     ("MARSAD_LOG_JSON", "log_json", "0",
      "1: workers log one JSON object per line, with document, article and event ids as fields."),
-    ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models)."),
+    ("MARSAD_NER_BACKEND", "ner_backend", "default", "Named-entity recognizer: default (the model shipped in services/entities/models) or camel-bert (CAMeL Tools' BERT; MARSAD_CAMEL_NER_MODEL names its folder)."),
     ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.25", "Similarity an article needs to join an event."),
     ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72",
      "Hours of stream time without a new article after which an event goes dormant."),

@@ -28,4 +28,8 @@ class _DefaultRecognizer:
 def load_recognizer(backend: str = "default") -> Any:
     if backend == "default":
         return _DefaultRecognizer()
-    raise ValueError(f"unknown NER backend {backend!r} (MARSAD_NER_BACKEND: default)")
+    if backend == "camel-bert":
+        from .bert_backend import load_camel_recognizer
+
+        return load_camel_recognizer(None)
+    raise ValueError(f"unknown NER backend {backend!r} (MARSAD_NER_BACKEND: default or camel-bert)")

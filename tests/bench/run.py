@@ -89,6 +89,9 @@ def main() -> int:
         print("== stage cores alone")
         components.run(args.shared)
         ner_speed(args.shared)
+        from . import bert_speed
+
+        bert_speed.run()
     print("== end to end")
     documents = []
     for day in sorted(corpus.glob("*.zip")):

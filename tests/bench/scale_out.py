@@ -7,8 +7,10 @@ timed until every one has an outcome. Per-stage rates come from the workers' own
 instance of each stage is SIGKILLed mid-run and restarted; the run then checks that every article
 reached the events stage exactly once and that the survivors took over the dead instances' partitions.
 
-    python -m tests.bench.scale_out --articles 5000            # the full measurement (about 25 min here)
+    python -m tests.bench.scale_out --articles 5000               # the full measurement (about 40 min here)
     python -m tests.bench.scale_out --articles 300 --instances 3  # one quick run
+    python -m tests.bench.scale_out --articles 300 --topic-sizes  # bytes per article on each topic
+    python -m tests.bench.scale_out --redis-memory 15000          # Redis memory of event state per event
 
 ``tests/integration/test_scale_out.py`` calls :func:`run_scale` at a small size; ``tests/bench/run.py``
 can call :func:`main`.
@@ -21,6 +23,7 @@ import asyncio
 import itertools
 import json
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -330,6 +333,7 @@ def check_counted_once(settings: Settings, doc_ids: list[str]) -> tuple[int, lis
 def run_scale(articles: list[dict[str, Any]], instances: int, *, partitions: int = 6, home: Path | None = None,
               kill: bool = False, log: Callable[[str], None] = print) -> RunResult:
     """One fresh pipeline with ``instances`` processes per stage; replay ``articles``; optionally kill."""
+    own_home = home is None
     home = home or Path(tempfile.mkdtemp(prefix=f"marsad-scale-{instances}-"))
     settings = replace(Settings.from_env({}), home=home, partitions=partitions)
     pipeline = Pipeline.services(settings)
@@ -371,6 +375,8 @@ def run_scale(articles: list[dict[str, Any]], instances: int, *, partitions: int
                          report, load)
     finally:
         pipeline.stop()
+        if own_home:
+            shutil.rmtree(home, ignore_errors=True)
 
 
 def _alive(pipeline: Pipeline) -> None:
@@ -425,6 +431,7 @@ def measure_topic_sizes(articles: list[dict[str, Any]], log: Callable[[str], Non
         sizes = asyncio.run(topic_sizes(pipeline.settings))
     finally:
         pipeline.stop()
+        shutil.rmtree(home, ignore_errors=True)
     for topic, (count, size, keys) in sizes.items():
         log(f"{topic:24s} {count:6d} messages {size / 2**20:8.2f} MiB  {size / len(articles):8.0f} bytes per article"
             f"  ({keys} distinct keys: what compaction would keep)")
@@ -477,6 +484,7 @@ async def _fill_event_store(redis_url: str, texts: list[tuple[str, str, str]], c
             used = int((await client.info("memory"))["used_memory"]) - baseline
             samples.append(MemorySample(index, await store.active_count(), used))
             log(f"  {index} articles -> {samples[-1].events} events, {used / 2**20:.1f} MiB")
+            sys.stdout.flush()
     await client.aclose()
     return samples
 
@@ -495,6 +503,7 @@ def measure_redis_memory(shared: Path, articles: int = 20000, log: Callable[[str
         return asyncio.run(_fill_event_store(server.url, texts, checkpoints, log))
     finally:
         server.stop()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 # -- report ----------------------------------------------------------------------------------------
