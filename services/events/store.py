@@ -193,7 +193,10 @@ class EventStore:
             original_event = await self.client.get(self._article(features.duplicate_of))
             if original_event:
                 record = await self.load(original_event, members=False)
-                if record is not None and record.active:
+                # Trust, but verify: a copy joins its original's event only if it also reads like
+                # that event (a page whose text is mostly its site's chrome can look like a copy).
+                if record is not None and record.active and matching_events(
+                        features, [record.profile], df, self.threshold):
                     return Decision(original_event, syndicated=True)
         candidates = {p.event_id: p for p in await self.candidates(features, df)}
         matches = matching_events(features, candidates.values(), df, self.threshold)

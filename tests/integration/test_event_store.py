@@ -81,9 +81,14 @@ async def test_same_story_joins_other_story_opens_and_redelivery_changes_nothing
 
 async def test_a_republication_joins_its_original_as_syndication(store: EventStore) -> None:
     original = await assign(store, article("o1", FLOOD, T0, [SOHAR]))
-    copy = await assign(store, article("c1", MATCH, T0 + 60, [HIDAB], source="copycat", duplicate_of="o1"))
+    copy = await assign(store, article("c1", FLOOD + " (وكالات)", T0 + 60, [SOHAR], source="copycat",
+                                       duplicate_of="o1"))
     assert copy.event_id == original.event_id
     assert copy.updates[-1][1]["syndicated_count"] == 1
+    # A "copy" that does not read like the original's event (its text was mostly the site's chrome)
+    # is not trusted: it goes its own way.
+    unrelated = await assign(store, article("c2", MATCH, T0 + 120, [HIDAB], source="copycat", duplicate_of="o1"))
+    assert unrelated.event_id != original.event_id
 
 
 async def test_quiet_events_go_dormant_and_leave_hot_state(store: EventStore) -> None:
