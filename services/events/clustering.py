@@ -156,10 +156,16 @@ def passage_similarity(article: PreparedArticle, event: EventProfile, df: Docume
 
 
 def entity_overlap(article: PreparedArticle, event: EventProfile) -> float:
+    """Share of the article's entity weight the event shares, each shared entity counted by how
+    many of the event's articles mention it: a big mixed event names everything once, and must
+    not look like every story's home for that."""
     total = sum(article.entity_weights.values())
     if not total:
         return 0.0
-    return sum(w for e, w in article.entity_weights.items() if e in event.entities) / total
+    members = max(event.article_count, 1)
+    shared = sum(w * min(1.0, 2.0 * event.entities[e] / members)
+                 for e, w in article.entity_weights.items() if e in event.entities)
+    return shared / total
 
 
 def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
