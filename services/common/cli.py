@@ -162,16 +162,6 @@ def _start_pipeline(settings: Settings, fresh: bool):
     return pipeline
 
 
-def _check_workers(pipeline) -> None:
-    dead = pipeline.dead_workers()
-    if dead:
-        from .pipeline import _tail
-
-        worker_ = dead[0]
-        raise RuntimeError(f"the {worker_.stage} worker exited (code {worker_.process.returncode}):\n"
-                           f"{_tail(worker_.log_path)}")
-
-
 def _push(pipeline, paths: list[Path]):
     from services.ingest.files import iter_documents
 
@@ -210,7 +200,7 @@ def replay(
             task = progress.add_task("through the pipeline", total=len(set(result.doc_ids)))
             outcomes = wait_for_outcomes(pipeline.settings, result.doc_ids, stall_timeout=stall_timeout,
                                          on_progress=lambda n: progress.update(task, completed=n),
-                                         check_alive=lambda: _check_workers(pipeline))
+                                         check_alive=pipeline.check_alive)
         elapsed = time.monotonic() - started
         kinds = summarize(outcomes)
         from services.events.store import current_events
@@ -343,7 +333,7 @@ def run(
         total = len(pending)
         with Live(console=err, refresh_per_second=2) as live:
             while not stop["now"]:
-                _check_workers(pipeline)
+                pipeline.check_alive()
                 pending -= set(read_outcomes(client, keys, pending))
                 table = _events_table(current_events(client, keys, 25))
                 table.caption = (f"{total - len(pending)}/{total} documents through"

@@ -51,14 +51,15 @@ def _wait_for_port(port: int, process: subprocess.Popen[bytes], name: str, log_p
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
-            raise EmbeddedError(f"{name} exited with code {process.returncode}; see {log_path}:\n{_tail(log_path)}")
+            raise EmbeddedError(f"{name} exited with code {process.returncode}; see {log_path}:\n{log_tail(log_path)}")
         with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.5):
             return
         time.sleep(0.1)
     raise EmbeddedError(f"{name} did not listen on port {port} within {timeout:.0f}s; see {log_path}")
 
 
-def _tail(path: Path, lines: int = 20) -> str:
+def log_tail(path: Path, lines: int = 20) -> str:
+    """The last lines of a log file, for error messages that point at it."""
     try:
         return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
     except OSError:

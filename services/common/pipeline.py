@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from .config import Settings
-from .embedded import EmbeddedBroker, EmbeddedError, EmbeddedRedis, free_port, stop_process
+from .embedded import EmbeddedBroker, EmbeddedError, EmbeddedRedis, free_port, log_tail, stop_process
 from .kafka_admin import ensure_topics
 
 STAGES = ("ingest", "entities", "events")
@@ -111,10 +111,8 @@ class Pipeline:
         deadline = time.monotonic() + timeout
         pending = list(self.workers)
         while pending:
+            self.check_alive()
             for worker in list(pending):
-                if worker.process.poll() is not None:
-                    raise RuntimeError(f"the {worker.stage} worker exited (code {worker.process.returncode}); "
-                                       f"last lines of {worker.log_path}:\n{_tail(worker.log_path)}")
                 if worker.ready():
                     pending.remove(worker)
             if pending and time.monotonic() > deadline:
@@ -134,6 +132,12 @@ class Pipeline:
     def dead_workers(self) -> list[WorkerProcess]:
         return [w for w in self.workers if w.process.poll() is not None]
 
+    def check_alive(self) -> None:
+        """Raise with the log's last lines when a worker has exited."""
+        for worker in self.dead_workers():
+            raise RuntimeError(f"the {worker.stage} worker exited (code {worker.process.returncode}); "
+                               f"last lines of {worker.log_path}:\n{log_tail(worker.log_path, 25)}")
+
     def stop(self) -> None:
         # Workers first (they flush and commit), then the broker, then Redis (it writes its file last).
         for worker in self.workers:
@@ -147,9 +151,3 @@ class Pipeline:
         if self.redis is not None:
             self.redis.stop()
 
-
-def _tail(path: Path, lines: int = 25) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"

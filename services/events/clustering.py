@@ -208,12 +208,6 @@ def matching_events(article: ArticleFeatures, candidates: Iterable[EventProfile]
     return sorted((s for s in scored if s.score >= threshold), key=lambda s: (-s.score, s.event_id))
 
 
-def best_event(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
-               threshold: float) -> Scored | None:
-    matches = matching_events(article, candidates, df, threshold)
-    return matches[0] if matches else None
-
-
 # Two events that one article joins equally well are one story told in two halves when they are
 # also this close to each other (as a share of the joining threshold).
 MERGE_EVENT_FLOOR = 0.6

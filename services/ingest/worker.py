@@ -24,7 +24,7 @@ from .article import (
     finish_cleaning,
 )
 from .boilerplate import BoilerplateModel, chrome_oracle
-from .dedup import SeenUrls
+from .dedup import FirstSeen, SeenUrls
 from .near_duplicates import NearDuplicateIndex
 from .urls import canonical_url
 
@@ -42,19 +42,13 @@ def build_stage() -> Stage:
     ttl = int(stage.settings.dedup_ttl_days * 86400)
     boilerplate = BoilerplateModel(stage.redis, stage.keys)
     seen_urls = SeenUrls(stage.redis, stage.keys, ttl)
+    seen_texts = FirstSeen(stage.redis, stage.keys, ttl, "text")
     near_duplicates = NearDuplicateIndex(stage.settings.redis_url, stage.settings.redis_prefix,
                                          ttl_seconds=ttl, client=stage.redis)
 
-    async def first_copy(article_id: str, fingerprint: str) -> str:
-        """The article that first carried this exact text (itself when it is the first)."""
-        key = stage.keys("ingest", "text", fingerprint)
-        # SET NX makes the first writer win; a redelivered message finds its own id and stays original.
-        await stage.redis.set(key, article_id, nx=True, ex=ttl)
-        return await stage.redis.get(key) or article_id
-
     async def original_of(raw: dict[str, Any], text: str) -> str | None:
         doc_id = raw["doc_id"]
-        exact = await first_copy(doc_id, content_hash(text))
+        exact = await seen_texts.first_article(content_hash(text), doc_id)
         if exact != doc_id:
             return exact
         if raw.get("url"):

@@ -1,4 +1,4 @@
-from services.events.clustering import DocumentFrequencies, EventProfile, best_event, score, time_factor
+from services.events.clustering import DocumentFrequencies, EventProfile, matching_events, score, time_factor
 from services.events.features import ArticleFeatures, article_features, stem, terms_of
 from services.events.updates import EventRecord, event_id_for, update_message
 
@@ -33,14 +33,15 @@ def test_time_decays_similarity() -> None:
     assert time_factor(features("d", {}, {}, ts=0), event) == 1.0
 
 
-def test_best_event_respects_threshold_and_breaks_ties_deterministically() -> None:
+def test_matching_respects_threshold_and_breaks_ties_deterministically() -> None:
     article = features("x", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0})
     same = profile_of("e-b", features("a", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0}))
     twin = profile_of("e-a", features("a2", {"صاروخ": 2, "حماه": 1}, {"LOC:aqirbat": 1.0}))
     other = profile_of("e-c", features("c", {"فيضان": 3}, {"LOC:syria": 1.0}))
-    best = best_event(article, [same, other, twin], DF, threshold=0.3)
+    matches = matching_events(article, [same, other, twin], DF, threshold=0.3)
+    best = matches[0] if matches else None
     assert best is not None and best.event_id == "e-a"
-    assert best_event(features("y", {"فيضان": 1}, {}), [same], DF, threshold=0.3) is None
+    assert matching_events(features("y", {"فيضان": 1}, {}), [same], DF, threshold=0.3) == []
 
 
 def test_terms_are_normalized_stemmed_and_stopwords_dropped() -> None:
