@@ -22,6 +22,10 @@ MESSAGES_PRODUCED = Counter("marsad_messages_produced_total", "Messages written 
 DEAD_LETTERS = Counter("marsad_dead_letters_total", "Messages sent to the dead-letter topic.",
                        ["stage", "topic", "error_class"])
 DOCUMENTS = Counter("marsad_documents_total", "Documents by stage and outcome.", ["stage", "outcome"])
+DECODED = Counter("marsad_ingest_decoded_total",
+                  "Documents that came as bytes, by what chose their charset: bom, declared (the charset the "
+                  "document came with), meta (the page's <meta>, when that was wrong or missing), utf-8 (no "
+                  "fitting declaration, valid UTF-8) or detected (guessed from the bytes).", ["evidence"])
 RETRIES = Counter("marsad_transient_retries_total", "Processing attempts retried after a transient failure.",
                   ["stage", "reason"])
 PROCESSING_SECONDS = Histogram("marsad_processing_seconds", "Time to process one message, by stage.",

@@ -13,7 +13,7 @@ from services.common.clock import iso, normalize_timestamp
 from services.common.schemas import SCHEMA_VERSION
 
 from .cleaning import ChromeOracle, CleanedDocument, CleaningError, clean_page, clean_text, extract
-from .decoding import DecodingError, decode_bytes
+from .decoding import Decoded, DecodingError, Evidence, decode
 from .html import ExtractedPage
 
 ARABIC_MIN_RATIO = 0.5
@@ -21,13 +21,19 @@ ARABIC_MIN_RATIO = 0.5
 
 def raw_text(raw: dict[str, Any]) -> str:
     """The document's content as text, decoding base64 bytes with their charset or by detection."""
+    decoded = decode_raw(raw)
+    return decoded.text if decoded else str(raw["content"])
+
+
+def decode_raw(raw: dict[str, Any]) -> Decoded | None:
+    """The document's base64 bytes decoded, or None when its content is text already."""
     if raw.get("content_encoding", "text") != "base64":
-        return str(raw["content"])
+        return None
     try:
         data = base64.b64decode(raw["content"], validate=True)
     except (binascii.Error, ValueError) as exc:
         raise DecodingError(f"content is marked base64 but is not: {exc}") from None
-    return decode_bytes(data, raw.get("charset"))
+    return decode(data, raw.get("charset"))
 
 
 @dataclass(frozen=True)
@@ -39,6 +45,7 @@ class Extracted:
     raw: dict[str, Any]
     text: str
     page: ExtractedPage | None
+    charset_evidence: Evidence | None  # what chose the charset; None when the content came as text
 
     @property
     def lines(self) -> list[str]:
@@ -47,9 +54,10 @@ class Extracted:
 
 def extract_document(raw: dict[str, Any]) -> Extracted:
     """Decode and, for HTML, extract the main text; raises CleaningError or DecodingError."""
-    text = raw_text(raw)
+    decoded = decode_raw(raw)
+    text = decoded.text if decoded else str(raw["content"])
     page = extract(text, url=raw.get("url")) if raw["content_type"] == "text/html" else None
-    return Extracted(raw, text, page)
+    return Extracted(raw, text, page, decoded.evidence if decoded else None)
 
 
 def finish_cleaning(extracted: Extracted, is_known_chrome: ChromeOracle | None = None) -> CleanedDocument:
@@ -97,4 +105,4 @@ def build_article(raw: dict[str, Any], cleaned: CleanedDocument, *, duplicate_of
 
 
 __all__ = ["CleaningError", "DecodingError", "Extracted", "build_article", "clean_document", "content_hash",
-           "extract_document", "finish_cleaning", "raw_text"]
+           "decode_raw", "extract_document", "finish_cleaning", "raw_text"]

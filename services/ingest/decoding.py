@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import codecs
 import re
+from dataclasses import dataclass
+from typing import Literal
 
 from charset_normalizer import from_bytes
 
@@ -21,8 +23,19 @@ _MOJIBAKE = re.compile("[\u00c0-\u00ff]")
 _DETECTION_CANDIDATES = ["cp1256", "iso8859_6", "utf_8", "cp1252"]
 
 
+# What decided the charset, a small fixed set so it can be a metric label.
+Evidence = Literal["bom", "declared", "meta", "utf-8", "detected"]
+
+
 class DecodingError(ValueError):
     """The bytes are not text in any encoding we can recognise."""
+
+
+@dataclass(frozen=True)
+class Decoded:
+    text: str
+    encoding: str  # the codec that produced ``text``
+    evidence: Evidence
 
 
 def meta_charset(data: bytes) -> str | None:
@@ -30,19 +43,26 @@ def meta_charset(data: bytes) -> str | None:
     return match.group(1).decode("ascii", "replace") if match else None
 
 
-def decode_bytes(data: bytes, declared: str | None = None) -> str:
+def decode(data: bytes, declared: str | None = None) -> Decoded:
+    """``data`` as text, with the charset used and what chose it; raises :class:`DecodingError`."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return data.decode(encoding)
-    for candidate in (declared, meta_charset(data), "utf-8"):
+            return Decoded(data.decode(encoding), encoding, "bom")
+    candidates: tuple[tuple[str | None, Evidence], ...] = (
+        (declared, "declared"), (meta_charset(data), "meta"), ("utf-8", "utf-8"))
+    for candidate, evidence in candidates:
         text = _try(data, candidate)
-        if text is not None and not _looks_misdecoded(text):
-            return text
+        if candidate and text is not None and not _looks_misdecoded(text):
+            return Decoded(text, candidate, evidence)
     best = from_bytes(data, cp_isolation=_DETECTION_CANDIDATES).best()
     if best is None:
         raise DecodingError(f"{len(data)} bytes are not text in a recognisable encoding"
                             + (f" (declared {declared!r} does not fit)" if declared else ""))
-    return str(best)
+    return Decoded(str(best), best.encoding, "detected")
+
+
+def decode_bytes(data: bytes, declared: str | None = None) -> str:
+    return decode(data, declared).text
 
 
 def _try(data: bytes, encoding: str | None) -> str | None:

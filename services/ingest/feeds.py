@@ -8,6 +8,7 @@ switched off, so a hostile sitemap can neither expand entities nor make us fetch
 from __future__ import annotations
 
 import time
+import xml.sax
 import zlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -61,6 +62,10 @@ def parse_feed(content: bytes, url: str) -> list[FeedItem]:
         if item is not None and item.id not in seen:
             seen.add(item.id)
             items.append(item)
+    if not items and isinstance(parsed.get("bozo_exception"), xml.sax.SAXException):
+        # Broken XML without a readable item (a feed cut off early) is a failed poll, not an empty
+        # feed: an empty answer would let its ETag stand, and the next poll would come back 304.
+        raise FeedError(f"{url}: not well-formed XML and no item could be read ({parsed['bozo_exception']})")
     return items
 
 

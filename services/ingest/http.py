@@ -61,6 +61,8 @@ _ROBOTS_MAX_BYTES = 512 * 1024  # RFC 9309 lets crawlers stop reading at 500 KiB
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 Resolver = Callable[[str, int], Awaitable[list[str]]]
+# Told of each retry before its wait: the error that caused it and the seconds until the next attempt.
+RetryHook = Callable[["FetchError", float], None]
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -312,6 +314,7 @@ class _Budget:
     accept: Collection[str] | None
     request_headers: dict[str, str] = field(default_factory=dict)
     truncate: bool = False  # past max_bytes: keep what was read instead of failing
+    on_retry: RetryHook | None = None
 
 
 # -- the fetcher -----------------------------------------------------------------------------------
@@ -345,18 +348,21 @@ class Fetcher:
         await self._client.aclose()
 
     async def fetch(self, url: str, *, accept: Collection[str] | None = HTML_TYPES, etag: str | None = None,
-                    last_modified: str | None = None, max_bytes: int | None = None) -> FetchResult:
+                    last_modified: str | None = None, max_bytes: int | None = None,
+                    on_retry: RetryHook | None = None) -> FetchResult:
         """GET ``url``, following redirects; ``accept`` lists the media types wanted (None: any).
 
         With ``etag`` or ``last_modified`` the request is conditional and an unchanged resource
-        comes back as a result with ``not_modified`` set and no content.
+        comes back as a result with ``not_modified`` set and no content. ``on_retry`` is called once
+        per retry, so a fetch that succeeds after a 429 or a 5xx still leaves a trace.
         """
         headers = {"Accept": _accept_header(accept)}
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
-        budget = _Budget(self.settings.max_attempts, max_bytes or self.settings.max_bytes, accept, headers)
+        budget = _Budget(self.settings.max_attempts, max_bytes or self.settings.max_bytes, accept, headers,
+                         on_retry=on_retry)
         started = time.monotonic()
         final_url, hop = await self._follow(url, budget, check_robots=self.settings.respect_robots)
         not_modified = hop.status == 304
@@ -411,6 +417,8 @@ class Fetcher:
                     raise
                 log.info("retrying %s in %.2fs (attempt %d of %d): %s", url, delay, attempt + 1,
                          budget.attempts, exc)
+                if budget.on_retry is not None:
+                    budget.on_retry(exc, delay)
                 await asyncio.sleep(delay)
                 attempt += 1
 

@@ -22,10 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import codecs
 import logging
 import random
-import re
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
@@ -45,6 +43,8 @@ from .feed_metrics import (
     FEED_ITEMS,
     FEED_LAST_SUCCESS,
     FEED_POLLS,
+    FEED_RETRIES,
+    retry_reason,
     status_class,
 )
 from .feeds import FeedError, FeedItem, parse_feed, parse_news_sitemap
@@ -60,7 +60,6 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 ARTICLE_MAX_BYTES = 5 * 1024 * 1024
 _TITLE_MAX = 2000
 _URL_MAX = 4096
-_META_CHARSET = re.compile(rb"""<meta[^>]{0,200}?charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]{1,40})""", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -350,8 +349,11 @@ class FeedPoller:
 
     async def _fetch(self, source: Source, url: str, **options: Any) -> FetchResult:
         """Fetch with the source's metrics counted."""
+        def count_retry(error: FetchError, delay: float) -> None:
+            FEED_RETRIES.labels(source.name, retry_reason(error)).inc()
+
         try:
-            fetched = await self.fetcher.fetch(url, **options)
+            fetched = await self.fetcher.fetch(url, on_retry=count_retry, **options)
         except FetchError as exc:
             status = exc.status if isinstance(exc, HTTPStatusError) else None
             FEED_HTTP_RESPONSES.labels(source.name, status_class(status)).inc()
@@ -374,22 +376,11 @@ def raw_document(source: Source, item: FeedItem, page: FetchResult) -> dict[str,
         "received_at": iso(),
         "content_type": "text/html",
         "content_encoding": "base64",
-        "charset": source.charset or page.charset or _meta_charset(page.content),
+        # What the source or the HTTP header declared; the ingest core reads a page's <meta> itself.
+        "charset": source.charset or page.charset,
         "content": base64.b64encode(page.content).decode("ascii"),
     }
     if source.language:
         document["language"] = source.language
     return document
 
-
-def _meta_charset(content: bytes) -> str | None:
-    """The charset a page declares in a <meta> tag, when the HTTP header said nothing."""
-    match = _META_CHARSET.search(content[:4096])
-    if not match:
-        return None
-    name = match.group(1).decode("ascii")
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return None
-    return name

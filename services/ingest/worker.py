@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-from services.common.metrics import DOCUMENTS
+from services.common.metrics import DECODED, DOCUMENTS
 from services.common.redis_store import OUTCOME_SKIPPED, outcome_value
 from services.common.stage import Delivery, ProcessingError, Stage
 from services.common.topics import CLEAN_ARTICLES, OTHER_LANGUAGE, RAW_DOCUMENTS
@@ -63,6 +63,8 @@ def build_stage() -> Stage:
     async def handle(raw: dict[str, Any], delivery: Delivery) -> None:
         try:
             extracted = await asyncio.to_thread(extract_document, raw)
+            if extracted.charset_evidence:
+                DECODED.labels(extracted.charset_evidence).inc()
             chrome = await boilerplate.snapshot(raw["source"], extracted.lines)
             cleaned = finish_cleaning(extracted, chrome_oracle(chrome))
         except (CleaningError, DecodingError) as exc:

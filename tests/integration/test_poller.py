@@ -18,6 +18,7 @@ from prometheus_client import REGISTRY
 from services.common.embedded import EmbeddedRedis
 from services.common.redis_store import Keys, connect_async
 from services.common.schemas import validate
+from services.ingest.article import extract_document
 from services.ingest.decoding import decode_bytes
 from services.ingest.http import Fetcher, FetchSettings
 from services.ingest.poller import FeedPoller
@@ -107,8 +108,113 @@ class NewsSite:
         return web.Response(status=503, text="down for maintenance")
 
 
+# Pages of the unruly site that end up published: slug -> (title, text, what chose the charset).
+RECOVERABLE = {
+    "council": ("مجلس المدينة يقر ميزانية العام المقبل",
+                "أقر مجلس المدينة في جلسته المسائية ميزانية العام المقبل بعد نقاش طويل حول الطرق والمدارس.",
+                "declared"),
+    "bare-utf8": ("افتتاح مكتبة عامة في الحي القديم",
+                  "افتتحت البلدية مكتبة عامة في الحي القديم تضم آلاف الكتب وقاعة للمطالعة.", "utf-8"),
+    "legacy": ("موسم الزيتون يبدأ مبكرا", "بدأ المزارعون قطف الزيتون قبل موعده المعتاد بسبب حرارة الصيف.",
+               "declared"),
+    "mislabelled": ("تمديد ساعات عمل المتحف الوطني",
+                    "قررت إدارة المتحف الوطني تمديد ساعات العمل في عطلة نهاية الأسبوع لاستقبال الزوار.", "meta"),
+    "unlabelled": ("سباق للدراجات على الكورنيش",
+                   "شارك مئات الهواة في سباق للدراجات الهوائية على طول الكورنيش صباح الجمعة.", "detected"),
+    "flaky": ("إصلاح شبكة المياه في الضاحية", "أنهت فرق الصيانة إصلاح شبكة المياه في الضاحية الشرقية.",
+              "declared"),
+    "throttled": ("مهرجان للمسرح المدرسي", "انطلق مهرجان المسرح المدرسي بمشاركة عشرين مدرسة من المحافظة.",
+                  "declared"),
+}
+# Pages that never come: slug -> the FetchError reason they are counted under.
+UNRECOVERABLE = {"stalled": "timeout", "huge": "too_large", "loop": "redirects", "private": "robots"}
+STALL_SECONDS = 5.0
+UNRULY_ARTICLE_MAX_BYTES = 50_000
+
+
+def unruly_html(slug: str, head: str = "") -> str:
+    title, text, _ = RECOVERABLE[slug]
+    return (f"<html><head>{head}<title>{title}</title></head>"
+            f"<body><h1>{title}</h1><p>{text}</p></body></html>")
+
+
+class UnrulySite:
+    """One feed listing good pages beside every way a news site misbehaves.
+
+    ``feed_mode`` breaks the feed itself: ``cut`` serves it truncated before its first item (under
+    the same ETag), ``flaky`` fails the next request with a 500 and then serves it."""
+
+    def __init__(self) -> None:
+        self.hits: Counter[str] = Counter()
+        self.listed = [*RECOVERABLE, *UNRECOVERABLE]
+        self.feed_mode = "ok"
+        self.app = web.Application()
+        self.app.middlewares.append(self._count)
+        self.app.router.add_get("/robots.txt", self.robots)
+        self.app.router.add_get("/rss.xml", self.rss)
+        self.app.router.add_get("/news/{slug}", self.article)
+        self.base = ""
+
+    @web.middleware
+    async def _count(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
+        self.hits[request.path] += 1
+        return await handler(request)
+
+    async def robots(self, request: web.Request) -> web.Response:
+        return web.Response(text="User-agent: *\nDisallow: /news/private\n", content_type="text/plain")
+
+    def _etag(self) -> str:
+        return f'"{len(self.listed)}"'
+
+    async def rss(self, request: web.Request) -> web.Response:
+        if self.feed_mode == "flaky":
+            self.feed_mode = "ok"
+            return web.Response(status=500, text="internal error")
+        if request.headers.get("If-None-Match") == self._etag():
+            return web.Response(status=304, headers={"ETag": self._etag()})
+        items = "".join(
+            f"<item><title>{RECOVERABLE[slug][0] if slug in RECOVERABLE else slug}</title>"
+            f"<link>{self.base}/news/{slug}</link><guid isPermaLink=\"false\">unruly-{slug}</guid></item>"
+            for slug in self.listed)
+        feed = (f'<?xml version="1.0" encoding="UTF-8"?><rss version="2.0"><channel><title>الحي</title>'
+                f"{items}</channel></rss>")
+        if self.feed_mode == "cut":
+            feed = feed[:feed.index("</title>", feed.index("<item>"))]
+        return web.Response(text=feed, content_type="application/rss+xml", headers={"ETag": self._etag()})
+
+    async def article(self, request: web.Request) -> web.StreamResponse:
+        slug = request.match_info["slug"]
+        hits = self.hits[request.path]
+        if slug == "council" or (slug == "flaky" and hits > 1) or (slug == "throttled" and hits > 1):
+            return web.Response(text=unruly_html(slug), content_type="text/html")  # charset=utf-8 added
+        if slug == "flaky":
+            return web.Response(status=500, text="internal error")
+        if slug == "throttled":
+            return web.Response(status=429, headers={"Retry-After": "1"})
+        if slug == "bare-utf8":
+            return web.Response(body=unruly_html(slug).encode(), headers={"Content-Type": "text/html"})
+        if slug == "legacy":
+            return web.Response(body=unruly_html(slug).encode("cp1256"),
+                                headers={"Content-Type": "text/html; charset=windows-1256"})
+        if slug == "mislabelled":
+            body = unruly_html(slug, '<meta charset="windows-1256">').encode("cp1256")
+            return web.Response(body=body, headers={"Content-Type": "text/html; charset=iso-8859-1"})
+        if slug == "unlabelled":
+            return web.Response(body=unruly_html(slug).encode("cp1256"), headers={"Content-Type": "text/html"})
+        if slug == "stalled":
+            await asyncio.sleep(STALL_SECONDS)
+            return web.Response(text="too late", content_type="text/html")
+        if slug == "huge":
+            return web.Response(body=b"<p>" + b"x" * UNRULY_ARTICLE_MAX_BYTES + b"</p>", content_type="text/html")
+        if slug == "loop":
+            raise web.HTTPFound("/news/loop-back")
+        if slug == "loop-back":
+            raise web.HTTPFound("/news/loop")
+        return web.Response(status=404, text="gone")
+
+
 @contextlib.asynccontextmanager
-async def serve(site: NewsSite) -> AsyncIterator[str]:
+async def serve(site: NewsSite | UnrulySite) -> AsyncIterator[str]:
     runner = web.AppRunner(site.app, shutdown_timeout=0.5)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
@@ -145,6 +251,22 @@ async def site() -> AsyncIterator[NewsSite]:
     news = NewsSite()
     async with serve(news):
         yield news
+
+
+@pytest.fixture
+async def unruly() -> AsyncIterator[UnrulySite]:
+    misbehaving = UnrulySite()
+    async with serve(misbehaving):
+        yield misbehaving
+
+
+@pytest.fixture
+async def impatient_fetcher() -> AsyncIterator[Fetcher]:
+    """Gives up on a stalled response within half a second, so the stall costs little test time."""
+    settings = FetchSettings(allowed_networks=("127.0.0.0/8",), retry_base_delay=0.01, per_host_delay=0.0,
+                             max_attempts=2, read_timeout=0.5, total_timeout=0.5)
+    async with Fetcher(settings) as client:
+        yield client
 
 
 @pytest.fixture
@@ -305,3 +427,94 @@ async def test_one_failing_feed_does_not_stop_the_others(
     assert metric("marsad_feed_polls_total", source=broken.name, result="error") >= 1
     assert metric("marsad_feed_http_responses_total", source=broken.name, status_class="5xx") >= 1
     assert metric("marsad_feed_errors_total", source=broken.name, stage="feed", reason="http_status") >= 1
+
+
+async def test_a_misbehaving_site_loses_nothing_else(
+        unruly: UnrulySite, redis: aioredis.Redis, keys: Keys, impatient_fetcher: Fetcher) -> None:
+    outbox = Outbox()
+    hayy = source("hayy", unruly.base)
+    poller = FeedPoller([hayy], fetcher=impatient_fetcher, redis=redis, keys=keys, publish=outbox.publish,
+                        max_item_attempts=2, article_max_bytes=UNRULY_ARTICLE_MAX_BYTES)
+
+    first = await poller.poll_once(hayy)
+    assert (first.result, first.new_items, first.published, first.pending, first.dropped) == ("ok", 11, 7, 4, 0)
+    assert (await poller.feed_state(hayy)).etag is None  # four items are pending: no 304 next time
+    second = await poller.poll_once(hayy)
+    assert (second.result, second.new_items, second.published, second.pending, second.dropped) == (
+        "ok", 4, 0, 0, 4)
+    third = await poller.poll_once(hayy)
+    assert third.result == "not_modified"
+
+    # Every good and recoverable page published exactly once; the others given up, nothing else lost.
+    urls = Counter(doc["url"] for doc in outbox.documents)
+    assert urls == Counter({f"{unruly.base}/news/{slug}": 1 for slug in RECOVERABLE})
+    assert await redis.zcard(poller.seen_key(hayy)) == len(RECOVERABLE) + len(UNRECOVERABLE)
+    assert await redis.hlen(poller.failures_key(hayy)) == 0
+    assert unruly.hits["/news/flaky"] == unruly.hits["/news/throttled"] == 2
+    assert unruly.hits["/news/stalled"] == 4  # two polls, two attempts each
+    assert unruly.hits["/news/huge"] == unruly.hits["/news/loop"] == unruly.hits["/news/loop-back"] == 2
+    assert unruly.hits["/news/private"] == 0
+
+    # The published bytes decode to the right Arabic through the real ingest core.
+    for doc in outbox.documents:
+        slug = doc["url"].rsplit("/", 1)[1]
+        title, text, evidence = RECOVERABLE[slug]
+        extracted = extract_document(doc)
+        assert extracted.charset_evidence == evidence, slug
+        assert extracted.page is not None and extracted.page.title == title, slug
+        assert text in extracted.page.text and doc["title"] == title, slug
+    charsets = {doc["url"].rsplit("/", 1)[1]: doc["charset"] for doc in outbox.documents}
+    assert charsets["legacy"] == "windows-1256" and charsets["mislabelled"] == "iso-8859-1"
+    assert charsets["unlabelled"] is None and charsets["bare-utf8"] is None
+
+    # Each misbehaviour counted, under a bounded label.
+    def counted(name: str, **labels: str) -> float:
+        return metric(name, source=hayy.name, **labels)
+
+    for reason in UNRECOVERABLE.values():
+        assert counted("marsad_feed_errors_total", stage="article", reason=reason) == 2, reason
+    assert counted("marsad_feed_retries_total", reason="throttled") == 1
+    assert counted("marsad_feed_retries_total", reason="server_error") == 1
+    assert counted("marsad_feed_retries_total", reason="timeout") == 2
+    assert counted("marsad_feed_retries_total", reason="connection") == 0
+    # Final statuses: two feeds and seven pages, one 304, eight failures with no response to count.
+    assert counted("marsad_feed_http_responses_total", status_class="2xx") == 2 + len(RECOVERABLE)
+    assert counted("marsad_feed_http_responses_total", status_class="3xx") == 1
+    assert counted("marsad_feed_http_responses_total", status_class="error") == 2 * len(UNRECOVERABLE)
+    assert counted("marsad_feed_http_responses_total", status_class="4xx") == 0
+    assert counted("marsad_feed_http_responses_total", status_class="5xx") == 0
+    assert counted("marsad_feed_items_total") == len(RECOVERABLE)
+    assert counted("marsad_feed_polls_total", result="ok") == 2
+    assert counted("marsad_feed_polls_total", result="not_modified") == 1
+    assert counted("marsad_feed_polls_total", result="error") == 0
+
+
+async def test_a_cut_feed_fails_the_poll_and_a_flaky_one_is_retried(
+        unruly: UnrulySite, redis: aioredis.Redis, keys: Keys, fetcher: Fetcher) -> None:
+    outbox = Outbox()
+    unruly.listed = ["council", "legacy", "bare-utf8"]
+    hayy = source("hayy", unruly.base)
+    poller = FeedPoller([hayy], fetcher=fetcher, redis=redis, keys=keys, publish=outbox.publish)
+
+    # Cut before its first item, under the full feed's ETag: a failed poll that keeps no ETag.
+    unruly.feed_mode = "cut"
+    cut = await poller.poll_once(hayy)
+    assert (cut.result, cut.error, cut.status) == ("error", "parse", None)
+    state = await poller.feed_state(hayy)
+    assert state.etag is None and state.consecutive_failures == 1 and state.last_status == "error:parse"
+    assert metric("marsad_feed_errors_total", source=hayy.name, stage="feed", reason="parse") == 1
+    assert metric("marsad_feed_polls_total", source=hayy.name, result="error") == 1
+    assert not outbox.documents and unruly.hits["/rss.xml"] == 1
+
+    # A 500 then the feed, within one poll: everything is published and the retry is counted.
+    unruly.feed_mode = "flaky"
+    recovered = await poller.poll_once(hayy)
+    assert (recovered.result, recovered.published) == ("ok", 3)
+    assert sorted(doc["url"] for doc in outbox.documents) == sorted(
+        f"{unruly.base}/news/{slug}" for slug in unruly.listed)
+    assert unruly.hits["/rss.xml"] == 3
+    assert metric("marsad_feed_retries_total", source=hayy.name, reason="server_error") == 1
+    assert metric("marsad_feed_http_responses_total", source=hayy.name, status_class="5xx") == 0
+    assert metric("marsad_feed_polls_total", source=hayy.name, result="ok") == 1
+    assert metric("marsad_feed_consecutive_failures", source=hayy.name) == 0
+    assert (await poller.feed_state(hayy)).etag == '"3"'

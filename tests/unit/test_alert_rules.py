@@ -271,7 +271,8 @@ def test_dashboard_has_the_operators_rows() -> None:
                    "marsad_processing_seconds_bucket", "marsad_dead_letters_total", "marsad_ner_tokens_total",
                    "marsad_entities_total", "marsad_events_active", "marsad_events_total",
                    "marsad_redis_operation_seconds_bucket", "marsad_redis_errors_total", "marsad_build_info",
-                   "marsad_feed_errors_total", *FEED_METRICS_CONTRACT):
+                   "marsad_feed_errors_total", "marsad_feed_retries_total", "marsad_ingest_decoded_total",
+                   *FEED_METRICS_CONTRACT):
         assert metric in exprs, f"the dashboard does not show {metric}"
 
 

@@ -99,6 +99,16 @@ def test_not_a_feed() -> None:
         parse_feed(b"<html><body>not found</body></html>", "https://wahat.example/rss.xml")
 
 
+def test_broken_xml_is_read_as_far_as_it_goes() -> None:
+    cut_in_second_item = RSS[:RSS.index(b"/news/book-fair")]
+    assert [item.id for item in parse_feed(cut_in_second_item, "https://wahat.example/rss.xml")] == ["wahat-1001"]
+    # Cut before any item is complete: a failure, not an empty feed whose ETag could be kept.
+    with pytest.raises(FeedError, match="not well-formed"):
+        parse_feed(RSS[:RSS.index(b"</title>", RSS.index(b"<item>"))], "https://wahat.example/rss.xml")
+    empty = b'<?xml version="1.0"?><rss version="2.0"><channel><title>t</title></channel></rss>'
+    assert parse_feed(empty, "https://wahat.example/rss.xml") == []
+
+
 def test_news_sitemap() -> None:
     sitemap = parse_news_sitemap(NEWS_SITEMAP, "https://nakheel.example/news-sitemap.xml")
     assert sitemap.sitemaps == []

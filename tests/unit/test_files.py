@@ -1,9 +1,10 @@
+import codecs
 import json
 import zipfile
 from pathlib import Path
 
 from services.common.schemas import validate
-from services.ingest.decoding import decode_bytes
+from services.ingest.decoding import Decoded, decode, decode_bytes
 from services.ingest.files import InvalidRecord, document_id, iter_documents
 
 ARABIC = "أعلنت وزارة الصحة اليوم عن افتتاح مستشفى جديد في مدينة حمص."
@@ -68,3 +69,19 @@ def test_wrong_missing_and_meta_charsets() -> None:
     assert decode_bytes(bare) == ARABIC * 3  # nothing declared: detection
     assert decode_bytes((ARABIC * 3).encode("iso8859_6"), "iso-8859-6") == ARABIC * 3
     assert decode_bytes("café au lait".encode("latin-1"), "latin-1") == "café au lait"  # real Latin-1 stays
+
+
+def test_decoding_says_what_chose_the_charset() -> None:
+    page = f'<html><head><meta charset="windows-1256"></head><body><p>{ARABIC}</p></body></html>'
+    assert decode(codecs.BOM_UTF8 + ARABIC.encode()) == Decoded(ARABIC, "utf-8-sig", "bom")
+    assert decode(ARABIC.encode("cp1256"), "windows-1256") == Decoded(ARABIC, "windows-1256", "declared")
+    assert decode(ARABIC.encode("iso8859_6"), "iso-8859-6") == Decoded(ARABIC, "iso-8859-6", "declared")
+    # windows-1256 bytes declared ISO-8859-1 read as Latin-1 gibberish: the page's <meta> overrules.
+    assert decode(page.encode("cp1256"), "iso-8859-1") == Decoded(page, "windows-1256", "meta")
+    assert decode(page.encode("cp1256")) == Decoded(page, "windows-1256", "meta")  # no charset header
+    assert decode(ARABIC.encode()) == Decoded(ARABIC, "utf-8", "utf-8")
+    assert decode(ARABIC.encode(), "no-such-charset") == Decoded(ARABIC, "utf-8", "utf-8")
+    # Nothing declared, or a wrong declaration and no <meta>: the bytes decide.
+    for encoding in ("cp1256", "iso8859_6"):
+        data = (ARABIC * 3).encode(encoding)
+        assert decode(data) == decode(data, "iso-8859-1") == Decoded(ARABIC * 3, encoding, "detected")

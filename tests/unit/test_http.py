@@ -16,6 +16,7 @@ from aiohttp import web
 
 from services import __version__
 from services.ingest.decoding import decode_bytes
+from services.ingest.feed_metrics import retry_reason
 from services.ingest.http import (
     USER_AGENT,
     AddressGuard,
@@ -23,6 +24,7 @@ from services.ingest.http import (
     BlockedAddress,
     ConnectionFailed,
     Fetcher,
+    FetchError,
     FetchSettings,
     FetchTimeout,
     HTTPStatusError,
@@ -208,11 +210,14 @@ async def test_robots_can_be_switched_off(site: tuple[Site, str]) -> None:
 
 async def test_429_waits_for_retry_after(site: tuple[Site, str], fetcher: Fetcher) -> None:
     news, base = site
+    retries: list[tuple[FetchError, float]] = []
     started = time.monotonic()
-    result = await fetcher.fetch(f"{base}/throttled")
+    result = await fetcher.fetch(f"{base}/throttled", on_retry=lambda error, delay: retries.append((error, delay)))
     assert result.status == 200
     assert news.hits["/throttled"] == 2
     assert time.monotonic() - started >= 0.95
+    [(error, delay)] = retries  # the success still leaves a trace
+    assert isinstance(error, HTTPStatusError) and error.status == 429 and delay == 1.0
 
 
 async def test_retry_after_longer_than_we_wait_fails_with_the_delay(site: tuple[Site, str]) -> None:
@@ -233,16 +238,22 @@ def test_retry_after_reads_seconds_and_http_dates() -> None:
 
 async def test_503_is_retried_with_backoff_until_it_works(site: tuple[Site, str], fetcher: Fetcher) -> None:
     news, base = site
-    result = await fetcher.fetch(f"{base}/flaky")
+    retries: list[tuple[FetchError, float]] = []
+    result = await fetcher.fetch(f"{base}/flaky", on_retry=lambda error, delay: retries.append((error, delay)))
     assert result.status == 200 and news.hits["/flaky"] == 3
+    assert [error.status for error, _ in retries if isinstance(error, HTTPStatusError)] == [503, 503]
+    first, second = (delay for _, delay in retries)
+    assert 0.005 <= first <= 0.01 and 0.01 <= second <= 0.02  # equal jitter on a doubling ceiling
 
 
 async def test_attempts_are_bounded(site: tuple[Site, str], fetcher: Fetcher) -> None:
     news, base = site
+    retries: list[FetchError] = []
     with pytest.raises(HTTPStatusError) as caught:
-        await fetcher.fetch(f"{base}/down")
+        await fetcher.fetch(f"{base}/down", on_retry=lambda error, delay: retries.append(error))
     assert caught.value.status == 503 and caught.value.retryable and caught.value.reason == "http_status"
     assert news.hits["/down"] == fetcher.settings.max_attempts
+    assert len(retries) == fetcher.settings.max_attempts - 1  # the last failure is raised, not retried
 
 
 async def test_client_errors_are_not_retried(site: tuple[Site, str], fetcher: Fetcher) -> None:
@@ -390,3 +401,13 @@ async def test_guard_checks_every_resolved_address() -> None:
     with pytest.raises(BlockedAddress, match=r"10\.0\.0\.7"):
         await AddressGuard(resolver=resolver).check("mixed.example", 80)
     assert await AddressGuard(allowed_hosts=["mixed.example"], resolver=resolver).check("mixed.example", 80)
+
+
+def test_retry_reasons_are_a_small_fixed_set() -> None:
+    def status(code: int) -> HTTPStatusError:
+        return HTTPStatusError(f"HTTP {code}", url="http://a.example/", status=code)
+
+    assert [retry_reason(status(429)), retry_reason(status(500)), retry_reason(status(503))] == [
+        "throttled", "server_error", "server_error"]
+    assert retry_reason(FetchTimeout("slow", url="http://a.example/")) == "timeout"
+    assert retry_reason(ConnectionFailed("refused", url="http://a.example/")) == "connection"
