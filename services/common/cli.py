@@ -17,7 +17,7 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .config import Settings
+from .config import ConfigError, Settings
 from .redis_store import Keys, connect, delete_prefixed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
@@ -147,7 +147,7 @@ def _start_pipeline(settings: Settings, fresh: bool):
         if pipeline.redis:
             err.print(f"  redis   valkey-server on {pipeline.redis.url} (append-only file in {settings.home}/redis)")
         if fresh:
-            client = connect(pipeline.settings.redis_url)
+            client = connect(pipeline.settings.redis_url, pipeline.settings)
             removed = delete_prefixed(client, settings.redis_prefix)
             client.close()
             err.print(f"  --fresh: removed {removed} keys under {settings.redis_prefix!r}")
@@ -205,7 +205,7 @@ def replay(
         kinds = summarize(outcomes)
         from services.events.store import current_events
 
-        client = connect(pipeline.settings.redis_url)
+        client = connect(pipeline.settings.redis_url, pipeline.settings)
         events = current_events(client, Keys(settings.redis_prefix))
         client.close()
         err.print(f"[bold green]replayed {len(set(result.doc_ids))} documents[/] in {elapsed:.1f}s: "
@@ -244,7 +244,7 @@ def events(as_json: Annotated[bool, typer.Option("--json", help="print one JSON 
     settings = _settings()
     pipeline = Pipeline.services(settings, need_broker=False)
     try:
-        client = connect(pipeline.settings.redis_url)
+        client = connect(pipeline.settings.redis_url, pipeline.settings)
         found = current_events(client, Keys(settings.redis_prefix), limit or None)
         client.close()
     finally:
@@ -267,7 +267,7 @@ def trends(as_json: Annotated[bool, typer.Option("--json", help="print the snaps
     pipeline = Pipeline.services(settings, need_broker=False)
 
     async def compute() -> dict | None:
-        client = connect_async(pipeline.settings.redis_url)
+        client = connect_async(pipeline.settings.redis_url, settings=pipeline.settings)
         try:
             return await EventStore(client, Keys(settings.redis_prefix), settings.event_threshold).trend_snapshot()
         finally:
@@ -327,7 +327,7 @@ def run(
         result = _push(pipeline, paths)
         from services.events.store import current_events
 
-        client = connect(pipeline.settings.redis_url)
+        client = connect(pipeline.settings.redis_url, pipeline.settings)
         keys = Keys(settings.redis_prefix)
         pending = set(result.doc_ids)
         total = len(pending)
@@ -366,6 +366,10 @@ def main() -> None:
         app()
     except KeyboardInterrupt:
         sys.exit(130)
+    except ConfigError as exc:
+        # Settings found unusable after start (a CA file that does not load): a message, not a traceback.
+        err.print(f"[red]configuration error:[/] {exc}")
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -7,16 +7,31 @@ that the README's settings table and the code cannot drift apart (see ``SETTINGS
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
 # (environment variable, field name, default, help) — the single source of truth.
 SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("KAFKA_BOOTSTRAP_SERVERS", "kafka_bootstrap_servers", "",
      "Kafka brokers, host:port[,host:port]. Unset: the commands start the embedded Tansu broker."),
+    ("KAFKA_SECURITY_PROTOCOL", "kafka_security_protocol", "PLAINTEXT",
+     "How the Kafka clients connect: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL."),
+    ("KAFKA_SASL_MECHANISM", "kafka_sasl_mechanism", "PLAIN",
+     "SASL mechanism with SASL_PLAINTEXT or SASL_SSL: PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512."),
+    ("KAFKA_SASL_USERNAME", "kafka_sasl_username", "", "SASL user (required with SASL_PLAINTEXT or SASL_SSL)."),
+    ("KAFKA_SASL_PASSWORD", "kafka_sasl_password", "", "SASL password (required with SASL_PLAINTEXT or SASL_SSL)."),
+    ("KAFKA_SSL_CAFILE", "kafka_ssl_cafile", "",
+     "PEM CA bundle the brokers' certificates are checked against with SSL or SASL_SSL "
+     "(unset: the system's CAs)."),
     ("REDIS_URL", "redis_url", "",
      "Redis URL (redis:// or rediss://). Unset: the commands start the embedded valkey-server."),
-    ("MARSAD_TOPIC_PREFIX", "topic_prefix", "marsad.", "Prefix of every topic name."),
+    ("REDIS_SSL_CAFILE", "redis_ssl_cafile", "",
+     "PEM CA bundle the Redis server's certificate is checked against with rediss:// (unset: the system's CAs)."),
+    ("REDIS_SSL_CERTFILE", "redis_ssl_certfile", "",
+     "PEM client certificate for Redis servers that require one (rediss:// only); may hold the key too."),
+    ("REDIS_SSL_KEYFILE", "redis_ssl_keyfile", "", "PEM private key of REDIS_SSL_CERTFILE, when it is a separate file."),
+    ("MARSAD_TOPIC_PREFIX", "topic_prefix", "marsad.",
+     "Prefix of every topic name and, without its trailing separator, of each consumer group (marsad-ingest)."),
     ("MARSAD_PARTITIONS", "partitions", "3", "Partitions of each topic the commands create."),
     ("MARSAD_REPLICATION_FACTOR", "replication_factor", "1", "Replication factor of created topics."),
     ("MARSAD_REDIS_PREFIX", "redis_prefix", "marsad:", "Prefix of every Redis key Marsad writes."),
@@ -47,10 +62,26 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
 ]
 
 
+KAFKA_SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
+KAFKA_SASL_MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
+
+
+class ConfigError(ValueError):
+    """A setting, or a combination of settings, that cannot work; the message names the variables."""
+
+
 @dataclass(frozen=True)
 class Settings:
     kafka_bootstrap_servers: str = ""
+    kafka_security_protocol: str = "PLAINTEXT"
+    kafka_sasl_mechanism: str = "PLAIN"
+    kafka_sasl_username: str = ""
+    kafka_sasl_password: str = field(default="", repr=False)
+    kafka_ssl_cafile: str = ""
     redis_url: str = ""
+    redis_ssl_cafile: str = ""
+    redis_ssl_certfile: str = ""
+    redis_ssl_keyfile: str = ""
     topic_prefix: str = "marsad."
     partitions: int = 3
     replication_factor: int = 1
@@ -83,11 +114,51 @@ class Settings:
             try:
                 values[name] = _convert(kinds[name], raw)
             except ValueError as exc:
-                raise ValueError(f"{var}={raw!r} is not valid: {exc}") from None
+                raise ConfigError(f"{var}={raw!r} is not valid: {exc}") from None
         if values["other_languages"] not in ("topic", "dead-letter"):
-            raise ValueError(f"MARSAD_OTHER_LANGUAGES={values['other_languages']!r} is not valid: "
-                             "expected topic or dead-letter")
+            raise ConfigError(f"MARSAD_OTHER_LANGUAGES={values['other_languages']!r} is not valid: "
+                              "expected topic or dead-letter")
+        # Providers' documentation spells these in either case (sasl_ssl, scram-sha-512).
+        for name in ("kafka_security_protocol", "kafka_sasl_mechanism"):
+            values[name] = str(values[name]).upper()
         return cls(**values)  # type: ignore[arg-type]
+
+    def __post_init__(self) -> None:
+        # Checked on every instance, not only in from_env, so a worker fails at start-up with the
+        # variable's name rather than at its first connection with a broker-side error.
+        if self.kafka_security_protocol not in KAFKA_SECURITY_PROTOCOLS:
+            raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol!r} is not valid: "
+                              f"expected one of {', '.join(KAFKA_SECURITY_PROTOCOLS)}")
+        if self.kafka_sasl_mechanism not in KAFKA_SASL_MECHANISMS:
+            raise ConfigError(f"KAFKA_SASL_MECHANISM={self.kafka_sasl_mechanism!r} is not valid: "
+                              f"expected one of {', '.join(KAFKA_SASL_MECHANISMS)}")
+        if self.kafka_uses_sasl:
+            missing = [var for var, value in (("KAFKA_SASL_USERNAME", self.kafka_sasl_username),
+                                              ("KAFKA_SASL_PASSWORD", self.kafka_sasl_password)) if not value]
+            if missing:
+                raise ConfigError(f"KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                                  f"{' and '.join(missing)}")
+        elif self.kafka_sasl_username or self.kafka_sasl_password:
+            # Credentials without a SASL protocol are a forgotten KAFKA_SECURITY_PROTOCOL, not a choice.
+            raise ConfigError(f"KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SECURITY_PROTOCOL="
+                              f"{self.kafka_security_protocol} does not use SASL: set SASL_SSL or SASL_PLAINTEXT")
+        if self.redis_ssl_keyfile and not self.redis_ssl_certfile:
+            raise ConfigError("REDIS_SSL_KEYFILE is set without REDIS_SSL_CERTFILE, the certificate it belongs to")
+
+    @property
+    def kafka_uses_sasl(self) -> bool:
+        return self.kafka_security_protocol in ("SASL_PLAINTEXT", "SASL_SSL")
+
+    @property
+    def kafka_uses_tls(self) -> bool:
+        return self.kafka_security_protocol in ("SSL", "SASL_SSL")
+
+    def with_plaintext_kafka(self, bootstrap_servers: str) -> Settings:
+        """These settings pointed at a plaintext broker (the embedded one): the Kafka security
+        settings describe a configured cluster and would only break the connection to it."""
+        return replace(self, kafka_bootstrap_servers=bootstrap_servers, kafka_security_protocol="PLAINTEXT",
+                       kafka_sasl_mechanism="PLAIN", kafka_sasl_username="", kafka_sasl_password="",
+                       kafka_ssl_cafile="")
 
     @property
     def embedded(self) -> bool:

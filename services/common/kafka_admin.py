@@ -9,6 +9,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, TopicAlreadyExistsError
 
 from .config import Settings
+from .kafka_security import kafka_client_options
 from .topics import ALL_TOPICS, topic_name
 
 log = logging.getLogger(__name__)
@@ -19,7 +20,8 @@ _TOPIC_EXISTS = TopicAlreadyExistsError.errno
 async def ensure_topics(settings: Settings, timeout: float = 60.0) -> list[str]:
     """Create any missing topic; returns the names created. Existing topics are left as they are."""
     admin = AIOKafkaAdminClient(bootstrap_servers=settings.kafka_bootstrap_servers,
-                                client_id="marsad-admin", request_timeout_ms=int(timeout * 1000))
+                                client_id="marsad-admin", request_timeout_ms=int(timeout * 1000),
+                                **kafka_client_options(settings))
     deadline = asyncio.get_running_loop().time() + timeout
     while True:
         try:
@@ -27,7 +29,9 @@ async def ensure_topics(settings: Settings, timeout: float = 60.0) -> list[str]:
             break
         except KafkaConnectionError as exc:
             if asyncio.get_running_loop().time() > deadline:
-                raise RuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}") from exc
+                # A TLS or SASL failure surfaces as the same bootstrap error: say how we tried.
+                raise RuntimeError(f"cannot reach Kafka at {settings.kafka_bootstrap_servers} over "
+                                   f"{settings.kafka_security_protocol}: {exc}") from exc
             await asyncio.sleep(0.5)
     try:
         existing = set(await admin.list_topics())

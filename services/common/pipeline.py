@@ -63,7 +63,7 @@ class Pipeline:
                 settings = replace(settings, redis_url=pipeline.redis.url)
             if need_broker and not settings.kafka_bootstrap_servers:
                 pipeline.broker = EmbeddedBroker(home).start()
-                settings = replace(settings, kafka_bootstrap_servers=pipeline.broker.bootstrap_servers)
+                settings = settings.with_plaintext_kafka(pipeline.broker.bootstrap_servers)
         except (EmbeddedError, OSError):
             pipeline.stop()
             raise
@@ -85,7 +85,16 @@ class Pipeline:
         env = dict(os.environ)
         env.update({
             "KAFKA_BOOTSTRAP_SERVERS": self.settings.kafka_bootstrap_servers,
+            # Explicit, not inherited: with the embedded broker these are PLAINTEXT whatever the shell says.
+            "KAFKA_SECURITY_PROTOCOL": self.settings.kafka_security_protocol,
+            "KAFKA_SASL_MECHANISM": self.settings.kafka_sasl_mechanism,
+            "KAFKA_SASL_USERNAME": self.settings.kafka_sasl_username,
+            "KAFKA_SASL_PASSWORD": self.settings.kafka_sasl_password,
+            "KAFKA_SSL_CAFILE": self.settings.kafka_ssl_cafile,
             "REDIS_URL": self.settings.redis_url,
+            "REDIS_SSL_CAFILE": self.settings.redis_ssl_cafile,
+            "REDIS_SSL_CERTFILE": self.settings.redis_ssl_certfile,
+            "REDIS_SSL_KEYFILE": self.settings.redis_ssl_keyfile,
             "MARSAD_TOPIC_PREFIX": self.settings.topic_prefix,
             "MARSAD_PARTITIONS": str(self.settings.partitions),
             "MARSAD_REDIS_PREFIX": self.settings.redis_prefix,

@@ -6,14 +6,17 @@ state without touching anything else that lives in the same Redis.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 import redis.asyncio as aioredis
 from redis import Redis
 from redis.exceptions import RedisError
 
+from .config import ConfigError, Settings
 from .metrics import REDIS_ERRORS, REDIS_SECONDS
 
 
@@ -67,15 +70,38 @@ class TimedRedis(aioredis.Redis):
         return pipe
 
 
-def connect_async(url: str, stage: str = "cli") -> aioredis.Redis:
+def tls_options(url: str, settings: Settings | None = None) -> dict[str, str]:
+    """redis-py's TLS arguments from the REDIS_SSL_* settings, for a ``rediss://`` URL only (a plain
+    connection takes none, and the embedded valkey-server is plain). ``settings`` defaults to the
+    environment's, so callers that only have a URL still honour a private CA."""
+    if not url.lower().startswith("rediss://"):
+        return {}
+    settings = settings if settings is not None else Settings.from_env()
+    options = {}
+    for var, value, argument in (("REDIS_SSL_CAFILE", settings.redis_ssl_cafile, "ssl_ca_certs"),
+                                 ("REDIS_SSL_CERTFILE", settings.redis_ssl_certfile, "ssl_certfile"),
+                                 ("REDIS_SSL_KEYFILE", settings.redis_ssl_keyfile, "ssl_keyfile")):
+        if not value:
+            continue
+        # redis-py reads these files only when it first connects, and a worker retries connection
+        # errors forever: a wrong path has to stop it here instead.
+        if not (Path(value).is_file() and os.access(value, os.R_OK)):
+            raise ConfigError(f"{var}={value!r} is not a readable file")
+        options[argument] = value
+    return options
+
+
+def connect_async(url: str, stage: str = "cli", settings: Settings | None = None) -> aioredis.Redis:
     client = TimedRedis.from_url(url, decode_responses=True, health_check_interval=30,
-                                 socket_connect_timeout=5, socket_timeout=30, retry_on_timeout=True)
+                                 socket_connect_timeout=5, socket_timeout=30, retry_on_timeout=True,
+                                 **tls_options(url, settings))
     client.stage = stage
     return client
 
 
-def connect(url: str) -> Redis:
-    return Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30)
+def connect(url: str, settings: Settings | None = None) -> Redis:
+    return Redis.from_url(url, decode_responses=True, socket_connect_timeout=5, socket_timeout=30,
+                          **tls_options(url, settings))
 
 
 # A document's outcome says where it left the pipeline; replays wait for every document to have one.

@@ -16,6 +16,7 @@ from services.ingest.files import InvalidRecord
 from . import dead_letters
 from .codec import encode
 from .config import Settings
+from .kafka_security import kafka_client_options
 from .redis_store import OUTCOME_DEAD_LETTER, Keys, connect, outcome_value, read_outcomes
 from .topics import DEAD_LETTERS, RAW_DOCUMENTS, topic_name
 
@@ -32,10 +33,11 @@ async def push_documents(settings: Settings, documents: Iterable[dict[str, Any] 
                          on_progress: Callable[[int], None] = lambda _: None) -> PushResult:
     """Produce every valid document to the raw topic; dead-letter invalid records with their reason."""
     result = PushResult()
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, settings)
     keys = Keys(settings.redis_prefix)
     producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
-                                linger_ms=5, client_id="marsad-replay", max_request_size=16 * 1024 * 1024)
+                                linger_ms=5, client_id="marsad-replay", max_request_size=16 * 1024 * 1024,
+                                **kafka_client_options(settings))
     await producer.start()
     raw_topic = topic_name(settings.topic_prefix, RAW_DOCUMENTS)
     try:
@@ -77,7 +79,7 @@ def wait_for_outcomes(settings: Settings, doc_ids: list[str], *, stall_timeout: 
                       on_progress: Callable[[int], None] = lambda _: None,
                       check_alive: Callable[[], None] = lambda: None) -> dict[str, str]:
     """Poll Redis until every document has an outcome; raise Stalled when progress stops."""
-    redis = connect(settings.redis_url)
+    redis = connect(settings.redis_url, settings)
     keys = Keys(settings.redis_prefix)
     outcomes: dict[str, str] = {}
     remaining = list(dict.fromkeys(doc_ids))

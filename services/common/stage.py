@@ -26,6 +26,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 from . import dead_letters
 from .codec import DecodeError, encode
 from .config import Settings
+from .kafka_security import faust_broker_credentials
 from .logs import logging_config
 from .metrics import (
     CONSUMER_LAG,
@@ -39,8 +40,8 @@ from .metrics import (
 )
 from .redis_store import OUTCOME_DEAD_LETTER, Keys, connect_async, outcome_value, record_outcome
 from .schemas import SchemaError
+from .topics import ALL_TOPICS, TopicSpec, consumer_group, topic_name
 from .topics import DEAD_LETTERS as DEAD_LETTER_TOPIC
-from .topics import TopicSpec, topic_name
 
 log = logging.getLogger(__name__)
 
@@ -81,13 +82,16 @@ class Stage:
                 f"the {name} worker needs KAFKA_BOOTSTRAP_SERVERS and REDIS_URL "
                 "(`marsad run` and `marsad replay` set them for the embedded broker and Redis)")
         self.keys = Keys(self.settings.redis_prefix)
-        self.redis = connect_async(self.settings.redis_url, stage=name)
+        self.redis = connect_async(self.settings.redis_url, stage=name, settings=self.settings)
         self._outcome_ttl = int(self.settings.outcome_ttl_days * 86400)
         self._positions: dict[tuple[str, int], int] = {}
         brokers = [f"kafka://{host.strip()}" for host in self.settings.kafka_bootstrap_servers.split(",")]
+        self.group_id = consumer_group(self.settings.topic_prefix, name)
+        self._our_topics = {topic_name(self.settings.topic_prefix, spec) for spec in ALL_TOPICS}
         self.app = faust.App(
-            f"marsad-{name}",
+            self.group_id,
             broker=brokers,
+            broker_credentials=faust_broker_credentials(self.settings),
             store="memory://",  # state lives in Redis, never in faust tables
             topic_partitions=self.settings.partitions,
             topic_replication_factor=self.settings.replication_factor,
@@ -243,9 +247,9 @@ class Stage:
         return topic.removeprefix(self.settings.topic_prefix)
 
     def _our_partitions(self) -> list[Any]:
-        """Assigned partitions of Marsad's topics (not faust's internal assignor topic)."""
-        prefix = self.settings.topic_prefix
-        return [tp for tp in self.app.consumer.assignment() if tp.topic.startswith(prefix)]
+        """Assigned partitions of Marsad's topics (not faust's leader topic, whose name may start with
+        the topic prefix too)."""
+        return [tp for tp in self.app.consumer.assignment() if tp.topic in self._our_topics]
 
     async def _export_lag(self) -> None:
         """Lag from the high-watermarks fetch responses carry (ListOffsets can be stale on Tansu)."""

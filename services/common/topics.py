@@ -37,6 +37,14 @@ def topic_name(prefix: str, spec: TopicSpec) -> str:
     return f"{prefix}{spec.name}"
 
 
+def consumer_group(prefix: str, stage: str) -> str:
+    """A stage's consumer group, which is also its faust app id: the topic prefix without its trailing
+    separator, then the stage (``marsad.`` gives ``marsad-ingest``, ``staging.marsad.`` gives
+    ``staging.marsad-ingest``), so deployments sharing a cluster with different prefixes never share
+    a group. faust names its leader topic after it too (``<group>-__assignor-__leader``)."""
+    return f"{prefix.rstrip('.-_') or 'marsad'}-{stage}"
+
+
 def spec_for(prefix: str, full_name: str) -> TopicSpec:
     for spec in ALL_TOPICS:
         if topic_name(prefix, spec) == full_name:

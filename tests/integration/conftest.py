@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from services.common.config import Settings
 from services.common.embedded import EmbeddedRedis
+from services.common.kafka_security import kafka_client_options
 from services.common.pipeline import Pipeline
 from services.common.redis_store import connect_async
 from services.common.topics import TopicSpec, topic_name
@@ -65,7 +66,8 @@ async def read_topic(settings: Settings, spec: TopicSpec, *, until: int | None =
     """Every message on a topic from the beginning (stops at ``until`` messages or after ``timeout``)."""
     consumer = AIOKafkaConsumer(topic_name(settings.topic_prefix, spec),
                                 bootstrap_servers=settings.kafka_bootstrap_servers,
-                                group_id=None, auto_offset_reset="earliest", enable_auto_commit=False)
+                                group_id=None, auto_offset_reset="earliest", enable_auto_commit=False,
+                                **kafka_client_options(settings))
     await consumer.start()
     messages: list[Any] = []
     try:
@@ -82,7 +84,8 @@ async def read_topic(settings: Settings, spec: TopicSpec, *, until: int | None =
 
 
 async def produce_raw(settings: Settings, spec: TopicSpec, items: list[tuple[bytes | None, bytes]]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all")
+    producer = AIOKafkaProducer(bootstrap_servers=settings.kafka_bootstrap_servers, acks="all",
+                                **kafka_client_options(settings))
     await producer.start()
     try:
         for key, value in items:

@@ -9,7 +9,9 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from redis import Redis
 
+from services.common.config import Settings
 from services.common.embedded import EmbeddedBroker, EmbeddedRedis
+from services.common.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
 
@@ -55,3 +57,16 @@ def test_tansu_round_trip(tmp_path: Path) -> None:
     finally:
         broker.stop()
     assert broker.process is not None and broker.process.poll() is not None
+
+
+def test_the_embedded_broker_is_reached_in_plaintext_whatever_the_cluster_settings_say(tmp_path: Path) -> None:
+    # A shell set up for a managed cluster, with KAFKA_BOOTSTRAP_SERVERS left out to run locally.
+    settings = Settings(home=tmp_path, kafka_security_protocol="SASL_SSL", kafka_sasl_username="marsad",
+                        kafka_sasl_password="secret", kafka_ssl_cafile=str(tmp_path / "no-such-ca.crt"))
+    pipeline = Pipeline.services(settings)
+    try:
+        assert pipeline.broker is not None
+        assert pipeline.settings.kafka_security_protocol == "PLAINTEXT"
+        assert "marsad.raw-documents" in pipeline.create_topics()
+    finally:
+        pipeline.stop()

@@ -23,7 +23,7 @@ import yaml
 
 from services.common.config import SETTINGS_HELP, Settings
 from services.common.pipeline import STAGES
-from services.common.topics import CLEAN_ARTICLES, ENRICHED_ARTICLES, RAW_DOCUMENTS
+from services.common.topics import CLEAN_ARTICLES, ENRICHED_ARTICLES, RAW_DOCUMENTS, consumer_group
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy" / "k8s"
@@ -32,11 +32,8 @@ SUPPORTED_FIELDS = {"apiVersion", "kind", "resources", "namespace", "images", "p
 CLUSTER_SCOPED = {"Namespace", "ClusterRole", "ClusterRoleBinding", "CustomResourceDefinition"}
 INPUT_TOPIC = {"ingest": RAW_DOCUMENTS, "entities": CLEAN_ARTICLES, "events": ENRICHED_ARTICLES}
 SETTING_VARS = {var for var, *_ in SETTINGS_HELP}
-# In the manifests ahead of the code: the Kafka SASL/TLS settings (to be wired into config.py and the
-# Kafka clients), and OpenSSL's own SSL_CERT_FILE, which Python's default SSL context honours.
-PENDING_KAFKA_SECURITY = {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME",
-                          "KAFKA_SASL_PASSWORD", "KAFKA_SSL_CAFILE"}
-NOT_SETTINGS = PENDING_KAFKA_SECURITY | {"SSL_CERT_FILE"}
+KAFKA_SECURITY = {"KAFKA_SECURITY_PROTOCOL", "KAFKA_SASL_MECHANISM", "KAFKA_SASL_USERNAME", "KAFKA_SASL_PASSWORD",
+                  "KAFKA_SSL_CAFILE"}
 SECRETS = {"marsad-kafka", "marsad-redis"}
 
 
@@ -298,7 +295,7 @@ def test_each_worker_has_deployment_service_monitor_pdb_and_autoscaler(rendered:
         assert trigger["type"] == "kafka"
         assert set(trigger["metadata"]) <= KAFKA_SCALER_METADATA
         # The lag KEDA reads must be the worker's: its faust consumer group and its input topic.
-        assert trigger["metadata"]["consumerGroup"] == name
+        assert trigger["metadata"]["consumerGroup"] == consumer_group(prefix, stage)
         assert trigger["metadata"]["topic"] == prefix + INPUT_TOPIC[stage].name
         assert trigger["metadata"]["bootstrapServers"] == settings["KAFKA_BOOTSTRAP_SERVERS"]
         auth = _one(rendered, "TriggerAuthentication", trigger["authenticationRef"]["name"])
@@ -315,8 +312,8 @@ def test_environment_is_settings_or_secret_references(rendered: list[dict[str, A
         container = _container(deployment)
         assert [s["configMapRef"]["name"] for s in container["envFrom"]] == ["marsad-settings"]
         names = {e["name"] for e in container["env"]}
-        assert names <= SETTING_VARS | NOT_SETTINGS, f"unknown variables: {names - SETTING_VARS - NOT_SETTINGS}"
-        assert names >= PENDING_KAFKA_SECURITY, "Kafka SASL/TLS credentials come from the Secret"
+        assert names <= SETTING_VARS, f"not settings: {names - SETTING_VARS}"
+        assert names >= KAFKA_SECURITY, "Kafka SASL/TLS credentials come from the Secret"
         for entry in container["env"]:
             ref = entry.get("valueFrom", {}).get("secretKeyRef")
             if ref:
@@ -326,7 +323,7 @@ def test_environment_is_settings_or_secret_references(rendered: list[dict[str, A
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
         mounts = {m["mountPath"]: m["name"] for m in container["volumeMounts"]}
         # Files named by the environment must be mounted from the Secrets.
-        for var in ("KAFKA_SSL_CAFILE", "SSL_CERT_FILE"):
+        for var in ("KAFKA_SSL_CAFILE", "REDIS_SSL_CAFILE"):
             path = next(e["value"] for e in container["env"] if e["name"] == var)
             directory, _, filename = path.rpartition("/")
             volume = volumes[mounts[directory]]
