@@ -162,14 +162,25 @@ def _start_pipeline(settings: Settings, fresh: bool):
     return pipeline
 
 
-def _push(pipeline, paths: list[Path]):
+def _prepare_running(settings: Settings, fresh: bool) -> None:
+    """Before pushing to workers that run elsewhere: say where, and clear state if asked."""
+    err.print(f"[bold]Marsad[/] replay into the running pipeline on {settings.kafka_bootstrap_servers} "
+              f"(topic prefix {settings.topic_prefix!r}, Redis prefix {settings.redis_prefix!r})")
+    if fresh:
+        client = connect(settings.redis_url, settings)
+        removed = delete_prefixed(client, settings.redis_prefix)
+        client.close()
+        err.print(f"  --fresh: removed {removed} keys under {settings.redis_prefix!r}")
+
+
+def _push(settings: Settings, paths: list[Path]):
     from services.ingest.files import iter_documents
 
     from .replay import push_documents
 
     with _progress() as progress:
         task = progress.add_task("sending documents", total=None)
-        result = asyncio.run(push_documents(pipeline.settings, iter_documents(paths),
+        result = asyncio.run(push_documents(settings, iter_documents(paths),
                                             lambda n: progress.update(task, completed=n)))
     if result.rejected:
         err.print(f"[yellow]{len(result.rejected)} records broke the raw-document schema and went to the "
@@ -187,25 +198,36 @@ def replay(
     paths: Annotated[list[Path], typer.Argument(exists=True, help="files or folders to push through")],
     fresh: Annotated[bool, typer.Option("--fresh", help="start from empty state")] = False,
     stall_timeout: Annotated[float, typer.Option(help="fail when nothing progresses this long (s)")] = 300.0,
+    workers: Annotated[bool, typer.Option(
+        "--workers/--no-workers",
+        help="start workers for the replay (default), or only push to a pipeline already running "
+             "on KAFKA_BOOTSTRAP_SERVERS and REDIS_URL")] = True,
 ) -> None:
     """Push documents through the whole pipeline and wait until every one has left it."""
     from .replay import Stalled, summarize, wait_for_outcomes
 
     settings = _settings()
+    if not workers and not (settings.kafka_bootstrap_servers and settings.redis_url):
+        err.print("[red]--no-workers pushes to a running pipeline:[/] set KAFKA_BOOTSTRAP_SERVERS and REDIS_URL "
+                  "to the broker and Redis its workers use")
+        raise typer.Exit(2)
     started = time.monotonic()
-    pipeline = _start_pipeline(settings, fresh)
+    pipeline = _start_pipeline(settings, fresh) if workers else None
     try:
-        result = _push(pipeline, paths)
+        if pipeline is None:
+            _prepare_running(settings, fresh)
+        target = pipeline.settings if pipeline else settings
+        result = _push(target, paths)
         with _progress() as progress:
             task = progress.add_task("through the pipeline", total=len(set(result.doc_ids)))
-            outcomes = wait_for_outcomes(pipeline.settings, result.doc_ids, stall_timeout=stall_timeout,
+            outcomes = wait_for_outcomes(target, result.doc_ids, stall_timeout=stall_timeout,
                                          on_progress=lambda n: progress.update(task, completed=n),
-                                         check_alive=pipeline.check_alive)
+                                         check_alive=pipeline.check_alive if pipeline else lambda: None)
         elapsed = time.monotonic() - started
         kinds = summarize(outcomes)
         from services.events.store import current_events
 
-        client = connect(pipeline.settings.redis_url, pipeline.settings)
+        client = connect(target.redis_url, target)
         events = current_events(client, Keys(settings.redis_prefix))
         client.close()
         err.print(f"[bold green]replayed {len(set(result.doc_ids))} documents[/] in {elapsed:.1f}s: "
@@ -216,7 +238,8 @@ def replay(
         err.print(f"[red]replay failed:[/] {exc}")
         raise typer.Exit(1) from None
     finally:
-        pipeline.stop()
+        if pipeline is not None:
+            pipeline.stop()
 
 
 def _events_table(events: list[dict]) -> Table:
@@ -324,7 +347,7 @@ def run(
     stop = {"now": False}
     signal.signal(signal.SIGTERM, lambda *_: stop.update(now=True))
     try:
-        result = _push(pipeline, paths)
+        result = _push(pipeline.settings, paths)
         from services.events.store import current_events
 
         client = connect(pipeline.settings.redis_url, pipeline.settings)

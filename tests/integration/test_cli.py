@@ -111,3 +111,27 @@ def test_sigterm_stops_every_child_a_command_started(tmp_path: Path) -> None:
     while _processes_using(tmp_path) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not _processes_using(tmp_path), "children outlived the command"
+
+
+def test_replay_without_workers_pushes_to_the_running_pipeline(tmp_path: Path) -> None:
+    from .conftest import start_pipeline
+
+    pipeline = start_pipeline(tmp_path / "deployment")
+    try:
+        settings = pipeline.settings
+        env = {**os.environ, "MARSAD_HOME": str(tmp_path / "operator"),
+               "KAFKA_BOOTSTRAP_SERVERS": settings.kafka_bootstrap_servers, "REDIS_URL": settings.redis_url,
+               "MARSAD_TOPIC_PREFIX": settings.topic_prefix, "MARSAD_REDIS_PREFIX": settings.redis_prefix}
+        replay = subprocess.run([sys.executable, "-m", "services.common.cli", "replay", "--no-workers",
+                                 str(SAMPLE_FEED)], env=env, cwd=ROOT, capture_output=True, text=True,
+                                timeout=600, check=False)
+        assert replay.returncode == 0, replay.stderr[-3000:]
+        assert "replayed 21 documents" in replay.stderr and "21 event" in replay.stderr
+        # Nothing of its own was started: no embedded services under the operator's home.
+        assert not (tmp_path / "operator" / "redis").exists()
+        assert "starting workers" not in replay.stderr
+    finally:
+        pipeline.stop()
+    # Nowhere to push to: a clear refusal, not embedded services nobody asked for.
+    refused = marsad("replay", "--no-workers", str(SAMPLE_FEED), home=tmp_path / "none")
+    assert refused.returncode == 2 and "KAFKA_BOOTSTRAP_SERVERS and REDIS_URL" in " ".join(refused.stderr.split())

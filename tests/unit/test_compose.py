@@ -158,7 +158,7 @@ def test_broker_redis_and_topics_are_set_up_for_the_workers(compose_defaults: di
 def test_replayer_is_optional_and_workers_publish_their_metrics_ports(compose_defaults: dict[str, Any]) -> None:
     services = compose_defaults["services"]
     replay = services["marsad-replay"]
-    assert replay["profiles"] == ["replay"] and replay["command"] == ["replay", "/data"]
+    assert replay["profiles"] == ["replay"] and replay["command"] == ["replay", "--no-workers", "/data"]
     assert any(v.split(":")[1] == "/data" for v in replay["volumes"])
     for name, stage in WORKERS.items():
         port = Settings().worker_metrics_port(stage)
