@@ -1,15 +1,19 @@
 """Online story clustering: score an article against candidate events and pick one. No I/O.
 
-Similarity mixes three signals, each in [0, 1]:
+Similarity mixes these signals, each in [0, 1]:
 
-* text: cosine of TF-IDF vectors (the article's terms against the event's accumulated terms);
+* text: cosine of the article's TF-IDF vector and the event's centroid (the sum of its members'
+  unit vectors);
 * passages: the best cosine between one of the article's paragraphs and one the event has seen,
   because an article that tells two stories shares only part of itself with each;
 * entities: the share of the article's entity weight that the event shares, each entity weighted
   by its rarity (IDF) so that سوريا says little and عقيربات says a lot;
 * time: an exponential decay on the gap between the article's publish time and the event's span.
 
-Document frequencies are rolling counts kept by the caller; this module only reads them.
+Document frequencies are rolling counts kept by the caller; this module only reads them. An
+article's vectors are weighted with the frequencies of the moment it arrives and an event keeps
+them so: re-weighting every member at every comparison would cost more than all the rest, and a
+story's vocabulary was rare or common when it was told.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from .background import BackgroundFrequencies, background
 from .features import ArticleFeatures
@@ -34,51 +39,6 @@ PRIOR_DOCUMENTS = 20
 ENTITY_PRIOR_RATE = 0.02
 EVENT_MAX_TERMS = 300
 EVENT_MAX_PASSAGES = 24
-
-
-@dataclass
-class EventProfile:
-    event_id: str
-    terms: dict[str, float] = field(default_factory=dict)
-    entities: dict[str, int] = field(default_factory=dict)  # canonical_id -> member articles mentioning it
-    article_count: int = 0
-    first_ts: float = 0.0
-    last_ts: float = 0.0
-    passages: list[dict[str, float]] = field(default_factory=list)
-
-    def absorb(self, article: ArticleFeatures) -> None:
-        # Oldest passages give way to new ones: the event's vocabulary follows the story as it moves.
-        self.passages = [*self.passages, *article.passages][-EVENT_MAX_PASSAGES:]
-        for term, weight in article.terms.items():
-            self.terms[term] = self.terms.get(term, 0.0) + weight
-        self._cap_terms()
-        for entity in article.entities:
-            self.entities[entity] = self.entities.get(entity, 0) + 1
-        self.first_ts = min(self.first_ts, article.timestamp) if self.article_count else article.timestamp
-        self.last_ts = max(self.last_ts, article.timestamp) if self.article_count else article.timestamp
-        self.article_count += 1
-
-    def merge(self, other: EventProfile) -> None:
-        """Take in everything ``other`` has seen (it is being absorbed into this event)."""
-        for term, weight in other.terms.items():
-            self.terms[term] = self.terms.get(term, 0.0) + weight
-        self._cap_terms()
-        for entity, count in other.entities.items():
-            self.entities[entity] = self.entities.get(entity, 0) + count
-        self.passages = [*self.passages, *other.passages][-EVENT_MAX_PASSAGES:]
-        self.first_ts = min(self.first_ts, other.first_ts)
-        self.last_ts = max(self.last_ts, other.last_ts)
-        self.article_count += other.article_count
-
-    def _cap_terms(self) -> None:
-        if len(self.terms) > EVENT_MAX_TERMS:
-            kept = sorted(self.terms.items(), key=lambda item: (-item[1], item[0]))[:EVENT_MAX_TERMS]
-            self.terms = dict(kept)
-
-    def as_article(self) -> ArticleFeatures:
-        """The event seen as one long article, to compare two events with :func:`score`."""
-        return ArticleFeatures(self.event_id, "", self.last_ts, self.terms,
-                               dict.fromkeys(self.entities, 1.0), None, tuple(self.passages))
 
 
 @dataclass(frozen=True)
@@ -135,6 +95,14 @@ class PreparedArticle:
     text: dict[str, float]
     passages: list[dict[str, float]]
     entity_weights: dict[str, float]
+    # term -> [(passage number, weight)]: an event's passage is compared with all of the article's
+    # at once, touching only the terms they share.
+    passage_index: dict[str, list[tuple[int, float]]] = field(default_factory=dict, compare=False)
+
+    def __post_init__(self) -> None:
+        for number, passage in enumerate(self.passages):
+            for term, weight in passage.items():
+                self.passage_index.setdefault(term, []).append((number, weight))
 
 
 def prepare(article: ArticleFeatures, df: DocumentFrequencies) -> PreparedArticle:
@@ -146,13 +114,88 @@ def prepare(article: ArticleFeatures, df: DocumentFrequencies) -> PreparedArticl
     )
 
 
-def passage_similarity(article: PreparedArticle, event: EventProfile, df: DocumentFrequencies) -> float:
+# Stored weights are rounded: four decimals change no decision and halve the size of a record.
+_DECIMALS = 4
+
+
+def _rounded(vector: Mapping[str, float]) -> dict[str, float]:
+    return {t: round(w, _DECIMALS) for t, w in vector.items()}
+
+
+@dataclass
+class EventProfile:
+    event_id: str
+    terms: dict[str, float] = field(default_factory=dict)  # sum of the members' unit TF-IDF vectors
+    entities: dict[str, int] = field(default_factory=dict)  # canonical_id -> member articles mentioning it
+    article_count: int = 0
+    first_ts: float = 0.0
+    last_ts: float = 0.0
+    passages: list[dict[str, float]] = field(default_factory=list)  # unit TF-IDF vectors of paragraphs
+
+    def absorb(self, article: PreparedArticle) -> None:
+        features = article.features
+        # Oldest passages give way to new ones: the event's vocabulary follows the story as it moves.
+        self.passages = [*self.passages, *(_rounded(p) for p in article.passages)][-EVENT_MAX_PASSAGES:]
+        self._add_terms(article.text)
+        for entity in features.entities:
+            self.entities[entity] = self.entities.get(entity, 0) + 1
+        self.first_ts = min(self.first_ts, features.timestamp) if self.article_count else features.timestamp
+        self.last_ts = max(self.last_ts, features.timestamp) if self.article_count else features.timestamp
+        self.article_count += 1
+
+    def merge(self, other: EventProfile) -> None:
+        """Take in everything ``other`` has seen (it is being absorbed into this event)."""
+        self._add_terms(other.terms)
+        for entity, count in other.entities.items():
+            self.entities[entity] = self.entities.get(entity, 0) + count
+        self.passages = [*self.passages, *other.passages][-EVENT_MAX_PASSAGES:]
+        self.first_ts = min(self.first_ts, other.first_ts)
+        self.last_ts = max(self.last_ts, other.last_ts)
+        self.article_count += other.article_count
+
+    @cached_property
+    def norm(self) -> float:
+        """Length of the centroid (computed once: a candidate is compared with many articles)."""
+        return math.sqrt(sum(w * w for w in self.terms.values()))
+
+    def _add_terms(self, vector: Mapping[str, float]) -> None:
+        self.__dict__.pop("norm", None)
+        terms = self.terms
+        for term, weight in vector.items():
+            terms[term] = round(terms.get(term, 0.0) + weight, _DECIMALS)
+        if len(terms) > EVENT_MAX_TERMS:
+            self.terms = dict(sorted(terms.items(), key=lambda item: (-item[1], item[0]))[:EVENT_MAX_TERMS])
+
+    def as_article(self, df: DocumentFrequencies) -> PreparedArticle:
+        """The event seen as one long article, to compare two events with :func:`score`."""
+        features = ArticleFeatures(self.event_id, "", self.last_ts, {}, dict.fromkeys(self.entities, 1.0), None)
+        return PreparedArticle(features, _unit(self.terms), list(self.passages),
+                               {e: df.entity_idf(e) for e in self.entities})
+
+    def to_json(self) -> dict[str, object]:
+        return {"event_id": self.event_id, "terms": self.terms, "entities": self.entities,
+                "article_count": self.article_count, "first_ts": self.first_ts, "last_ts": self.last_ts,
+                "passages": self.passages}
+
+
+def passage_similarity(article: PreparedArticle, event: EventProfile) -> float:
+    """The best cosine between one of the article's paragraphs and one of the event's."""
+    index = article.passage_index
+    if not index:
+        return 0.0
     best = 0.0
     for passage in event.passages:
-        theirs = _unit(_tfidf(passage, df))
-        for mine in article.passages:
-            best = max(best, _dot(mine, theirs))
+        sums = [0.0] * len(article.passages)
+        for term, weight in passage.items():
+            for number, mine in index.get(term, ()):
+                sums[number] += weight * mine
+        best = max(best, *sums)
     return best
+
+
+def text_similarity(article: PreparedArticle, event: EventProfile) -> float:
+    norm = event.norm
+    return _dot(article.text, event.terms) / norm if norm else 0.0
 
 
 def entity_overlap(article: PreparedArticle, event: EventProfile) -> float:
@@ -180,8 +223,8 @@ def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
 
 def score(article: ArticleFeatures | PreparedArticle, event: EventProfile, df: DocumentFrequencies) -> Scored:
     prepared = article if isinstance(article, PreparedArticle) else prepare(article, df)
-    text = _dot(prepared.text, _unit(_tfidf(event.terms, df)))
-    passages = passage_similarity(prepared, event, df)
+    text = text_similarity(prepared, event)
+    passages = passage_similarity(prepared, event)
     entities = entity_overlap(prepared, event)
     decay = time_factor(prepared.features, event)
     total = decay * (PASSAGE_WEIGHT * passages + TEXT_WEIGHT * text + ENTITY_WEIGHT * entities)
@@ -193,14 +236,14 @@ def score(article: ArticleFeatures | PreparedArticle, event: EventProfile, df: D
 PASSAGE_CANDIDATES = 8
 
 
-def matching_events(article: ArticleFeatures, candidates: Iterable[EventProfile], df: DocumentFrequencies,
-                    threshold: float) -> list[Scored]:
+def matching_events(article: ArticleFeatures | PreparedArticle, candidates: Iterable[EventProfile],
+                    df: DocumentFrequencies, threshold: float) -> list[Scored]:
     """Candidates scoring at or above ``threshold``, best first; ties go to the smaller id (determinism)."""
-    prepared = prepare(article, df)
+    prepared = article if isinstance(article, PreparedArticle) else prepare(article, df)
     events = list(candidates)
     if len(events) > PASSAGE_CANDIDATES:
         def cheap(event: EventProfile) -> tuple[float, str]:
-            text = _dot(prepared.text, _unit(_tfidf(event.terms, df)))
+            text = text_similarity(prepared, event)
             return (-(TEXT_WEIGHT * text + ENTITY_WEIGHT * entity_overlap(prepared, event)), event.event_id)
 
         events = sorted(events, key=cheap)[:PASSAGE_CANDIDATES]
@@ -217,7 +260,7 @@ def events_to_merge(best: EventProfile, others: Iterable[EventProfile], df: Docu
                     threshold: float) -> list[EventProfile]:
     """Which other matching events the best one should absorb."""
     return [other for other in others
-            if score(other.as_article(), best, df).score >= MERGE_EVENT_FLOOR * threshold]
+            if score(other.as_article(df), best, df).score >= MERGE_EVENT_FLOOR * threshold]
 
 
 def survivor_of(events: Iterable[EventProfile]) -> EventProfile:
@@ -237,7 +280,6 @@ def retrieval_keys(article: ArticleFeatures, df: DocumentFrequencies, limit: int
     return entities[:limit], terms[:limit]
 
 
-def index_terms(event: EventProfile, df: DocumentFrequencies, limit: int = 12) -> list[str]:
+def index_terms(event: EventProfile, limit: int = 12) -> list[str]:
     """The event's most characteristic terms, under which the inverted index files it."""
-    weighted = _tfidf(event.terms, df)
-    return sorted(weighted, key=lambda t: (-weighted[t], t))[:limit]
+    return sorted(event.terms, key=lambda t: (-event.terms[t], t))[:limit]

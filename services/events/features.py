@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from services.common.arabic import normalize_for_matching
@@ -60,30 +61,48 @@ def stem(word: str) -> str:
     return word
 
 
+@lru_cache(maxsize=200_000)
+def _term(word: str) -> str | None:
+    """The term a (normalized) word counts as, or None for what says nothing. News vocabulary is
+    small next to its running text, so each word form is stemmed once per process."""
+    if len(word) < 3 or word in STOPWORDS or word.isdigit():
+        return None
+    return stem(word)
+
+
 def terms_of(text: str, weight: float = 1.0) -> Counter[str]:
     counts: Counter[str] = Counter()
     for word in _WORD.findall(normalize_for_matching(text)):
-        if len(word) < 3 or word in STOPWORDS or word.isdigit():
-            continue
-        counts[stem(word)] += weight
+        term = _term(word)
+        if term is not None:
+            counts[term] += weight
     return counts
 
 
 def article_features(article: dict[str, Any]) -> ArticleFeatures:
-    counts = terms_of(article["text"]) + terms_of(article.get("title") or "", TITLE_TERM_WEIGHT)
+    # Paragraphs are counted once: their sum is the whole text, the long ones are the passages.
+    paragraphs = [(paragraph, terms_of(paragraph)) for paragraph in article["text"].split("\n")]
+    counts: Counter[str] = Counter()
+    for _, paragraph_terms in paragraphs:
+        counts.update(paragraph_terms)
+    counts.update(terms_of(article.get("title") or "", TITLE_TERM_WEIGHT))
     terms = dict(counts.most_common(MAX_TERMS))
     entities = {e["canonical_id"]: float(e["salience"]) for e in article.get("entities", [])}
     moment = to_epoch(article.get("published_at")) or to_epoch(article["received_at"]) or 0.0
     return ArticleFeatures(article["article_id"], article["source"], moment, terms, entities,
-                           article.get("duplicate_of"), passages_of(article["text"]))
+                           article.get("duplicate_of"), _passages(paragraphs))
 
 
 def passages_of(text: str) -> tuple[dict[str, float], ...]:
+    return _passages([(paragraph, terms_of(paragraph)) for paragraph in text.split("\n")])
+
+
+def _passages(paragraphs: list[tuple[str, Counter[str]]]) -> tuple[dict[str, float], ...]:
     passages = []
-    for paragraph in text.split("\n"):
+    for paragraph, paragraph_terms in paragraphs:
         if len(paragraph.split()) < MIN_PASSAGE_WORDS:
             continue
-        passages.append(dict(terms_of(paragraph).most_common(PASSAGE_TERMS)))
+        passages.append(dict(paragraph_terms.most_common(PASSAGE_TERMS)))
         if len(passages) == MAX_PASSAGES:
             break
     return tuple(passages)

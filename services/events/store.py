@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import itertools
 import json
-from collections import Counter
+from collections import OrderedDict
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -38,9 +38,11 @@ from services.common.redis_store import Keys
 from .clustering import (
     DocumentFrequencies,
     EventProfile,
+    PreparedArticle,
     events_to_merge,
     index_terms,
     matching_events,
+    prepare,
     retrieval_keys,
     survivor_of,
 )
@@ -62,12 +64,89 @@ MAX_CANDIDATES = 20
 POSTINGS_PER_KEY = 40
 ARTICLE_TTL_SECONDS = 30 * 86400
 RETIRED_TTL_SECONDS = 30 * 86400
+PARSED_PROFILES = 512
 DF_DAYS = 7
 DORMANT_BATCH = 200
-# HINCRBY of many fields in one command: an article touches ~100 counters, and one round trip
-# per counter would cost more than all the scoring.
+# Many small writes as one command each: an article touches ~100 counters and ~30 postings, and
+# one command per write would cost more than all the scoring.
 _HINCRBY_MANY = """
-for i = 1, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
+redis.call('EXPIRE', KEYS[1], ARGV[1])
+return 0
+"""
+# Document frequencies summed over the days' keys (documents, terms, entities per day) on the
+# server, so each term is sent once rather than once per day. ARGV: number of terms, terms, entities.
+_SUM_FREQUENCIES = """
+local n_terms = tonumber(ARGV[1])
+local terms, entities = {}, {}
+for i = 2, n_terms + 1 do terms[#terms + 1] = ARGV[i] end
+for i = n_terms + 2, #ARGV do entities[#entities + 1] = ARGV[i] end
+local documents, term_sums, entity_sums = 0, {}, {}
+for i = 1, #terms do term_sums[i] = 0 end
+for i = 1, #entities do entity_sums[i] = 0 end
+for d = 1, #KEYS, 3 do
+  documents = documents + (tonumber(redis.call('GET', KEYS[d])) or 0)
+  if #terms > 0 then
+    local values = redis.call('HMGET', KEYS[d + 1], unpack(terms))
+    for i = 1, #terms do term_sums[i] = term_sums[i] + (tonumber(values[i]) or 0) end
+  end
+  if #entities > 0 then
+    local values = redis.call('HMGET', KEYS[d + 2], unpack(entities))
+    for i = 1, #entities do entity_sums[i] = entity_sums[i] + (tonumber(values[i]) or 0) end
+  end
+end
+local out = {documents}
+for i = 1, #terms do out[#out + 1] = term_sums[i] end
+for i = 1, #entities do out[#out + 1] = entity_sums[i] end
+return out
+"""
+# The events filed most often under the given postings (each read up to ARGV[1] deep), most hits
+# first, ties by id, at most ARGV[2] of them, each with its stored record (key prefix ARGV[3]) so that
+# retrieval is one round trip. Grouped by hit count and sorted with Lua's own string order rather
+# than one comparator over everything: with crowded postings that sort was the cost. (Record keys
+# are not declared in KEYS: like the transactions here, this needs one Redis, not a cluster.)
+_MOST_POSTED = """
+local hits, most = {}, 0
+for i = 1, #KEYS do
+  for _, member in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1)) do
+    local count = (hits[member] or 0) + 1
+    hits[member] = count
+    if count > most then most = count end
+  end
+end
+local by_hits = {}
+for member, count in pairs(hits) do
+  by_hits[count] = by_hits[count] or {}
+  table.insert(by_hits[count], member)
+end
+local chosen, limit = {}, tonumber(ARGV[2])
+for count = most, 1, -1 do
+  local members = by_hits[count]
+  if members and #chosen < limit then
+    table.sort(members)
+    for _, member in ipairs(members) do
+      if #chosen == limit then break end
+      chosen[#chosen + 1] = member
+    end
+  end
+end
+local out = {}
+for _, member in ipairs(chosen) do
+  out[#out + 1] = member
+  out[#out + 1] = redis.call('GET', ARGV[3] .. member) or ''
+end
+return out
+"""
+_ZADD_TO_EACH = """
+for i = 1, #KEYS do redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2]) end
+return 0
+"""
+_ZREM_FROM_EACH = """
+for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
+return 0
+"""
+_SET_EACH_WITH_TTL = """
+for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
 return 0
 """
 
@@ -96,6 +175,7 @@ class EventStore:
         self.keys = keys
         self.threshold = threshold
         self.window_totals: dict[str, int] = {}  # entity mentions per trend window, at the last snapshot
+        self._parsed: OrderedDict[str, EventProfile | None] = OrderedDict()  # stored record -> profile
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -133,62 +213,76 @@ class EventStore:
 
     async def frequencies(self, features: ArticleFeatures) -> DocumentFrequencies:
         """Rolling document frequencies over the last DF_DAYS days before the article."""
+        async with self.client.pipeline(transaction=False) as pipe:
+            self._sum_frequencies(pipe, features)
+            [counts] = await pipe.execute()
+        return self._frequencies_from(features, counts)
+
+    def _sum_frequencies(self, pipe: Any, features: ArticleFeatures) -> None:
         terms, entities = sorted(features.terms), sorted(features.entities)
         day = int(features.timestamp // 86400)
-        days = range(day - DF_DAYS + 1, day + 1)
-        async with self.client.pipeline(transaction=False) as pipe:
-            for d in days:
-                pipe.get(self._df(d, "documents"))
-                pipe.hmget(self._df(d, "terms"), terms) if terms else pipe.echo("")
-                pipe.hmget(self._df(d, "entities"), entities) if entities else pipe.echo("")
-            rows = await pipe.execute()
-        documents, term_df, entity_df = 0, Counter[str](), Counter[str]()
-        for offset in range(0, len(rows), 3):
-            documents += int(rows[offset] or 0)
-            term_df.update({t: int(v) for t, v in zip(terms, rows[offset + 1] or [], strict=False) if v})
-            entity_df.update({e: int(v) for e, v in zip(entities, rows[offset + 2] or [], strict=False) if v})
-        return DocumentFrequencies(documents, term_df, entity_df)
+        keys = [self._df(d, kind) for d in range(day - DF_DAYS + 1, day + 1)
+                for kind in ("documents", "terms", "entities")]
+        pipe.eval(_SUM_FREQUENCIES, len(keys), *keys, len(terms), *terms, *entities)
+
+    @staticmethod
+    def _frequencies_from(features: ArticleFeatures, counts: list[int]) -> DocumentFrequencies:
+        terms, entities = sorted(features.terms), sorted(features.entities)
+        documents, term_counts, entity_counts = counts[0], counts[1:1 + len(terms)], counts[1 + len(terms):]
+        return DocumentFrequencies(int(documents), {t: int(c) for t, c in zip(terms, term_counts, strict=True) if c},
+                                   {e: int(c) for e, c in zip(entities, entity_counts, strict=True) if c})
 
     async def candidates(self, features: ArticleFeatures, df: DocumentFrequencies) -> list[EventProfile]:
         entity_keys, term_keys = retrieval_keys(features, df)
         index_keys = [self._index("e", e) for e in entity_keys] + [self._index("t", t) for t in term_keys]
         if not index_keys:
             return []
-        async with self.client.pipeline(transaction=False) as pipe:
-            for key in index_keys:
-                pipe.zrevrange(key, 0, POSTINGS_PER_KEY - 1)
-            hits: Counter[str] = Counter()
-            for members in await pipe.execute():
-                hits.update(members)
-        chosen = [e for e, _ in sorted(hits.items(), key=lambda i: (-i[1], i[0]))[:MAX_CANDIDATES]]
-        if not chosen:
-            return []
+        found = await self.client.eval(_MOST_POSTED, len(index_keys), *index_keys, POSTINGS_PER_KEY, MAX_CANDIDATES,
+                                       self._event(""))
         profiles = []
-        for raw in await self.client.mget([self._event(e) for e in chosen]):
-            if raw:
-                record = EventRecord.from_json(json.loads(raw))
-                if record.active:
-                    profiles.append(record.profile)
+        for raw in found[1::2]:
+            profile = self._active_profile(raw) if raw else None
+            if profile is not None:
+                profiles.append(profile)
         return profiles
+
+    def _active_profile(self, raw: str) -> EventProfile | None:
+        """The profile of a stored record if the event is active, parsed once per version: a busy
+        event is a candidate for many articles in a row, and parsing is the dearest part of reading it.
+        Profiles handed out are only read, never changed."""
+        cache = self._parsed
+        if raw in cache:
+            cache.move_to_end(raw)
+            return cache[raw]
+        record = EventRecord.from_json(json.loads(raw))
+        profile = cache[raw] = record.profile if record.active else None
+        if len(cache) > PARSED_PROFILES:
+            cache.popitem(last=False)
+        return profile
 
     # -- assigning ---------------------------------------------------------------------------------
 
     async def assign(self, article: dict[str, Any], features: ArticleFeatures) -> Assignment:
         article_key = self._article(features.article_id)
         while True:
-            done = await self.client.get(article_key)
+            async with self.client.pipeline(transaction=False) as pipe:
+                pipe.get(article_key)
+                self._sum_frequencies(pipe, features)
+                done, counts = await pipe.execute()
             if done:
                 record = await self.load(done)
                 if record is not None:
                     return Assignment(done, [(done, update_message(done, record))], False, 0, True)
-            df = await self.frequencies(features)
-            decision = await self._decide(features, df)
+            df = self._frequencies_from(features, counts)
+            prepared = prepare(features, df)
+            decision = await self._decide(prepared, df)
             try:
-                return await self._commit(article, features, df, decision)
+                return await self._commit(article, prepared, df, decision)
             except WatchError:
                 continue  # another worker changed an event or took the article: decide again
 
-    async def _decide(self, features: ArticleFeatures, df: DocumentFrequencies) -> Decision:
+    async def _decide(self, prepared: PreparedArticle, df: DocumentFrequencies) -> Decision:
+        features = prepared.features
         if features.duplicate_of:
             original_event = await self.client.get(self._article(features.duplicate_of))
             if original_event:
@@ -196,10 +290,10 @@ class EventStore:
                 # Trust, but verify: a copy joins its original's event only if it also reads like
                 # that event (a page whose text is mostly its site's chrome can look like a copy).
                 if record is not None and record.active and matching_events(
-                        features, [record.profile], df, self.threshold):
+                        prepared, [record.profile], df, self.threshold):
                     return Decision(original_event, syndicated=True)
         candidates = {p.event_id: p for p in await self.candidates(features, df)}
-        matches = matching_events(features, candidates.values(), df, self.threshold)
+        matches = matching_events(prepared, candidates.values(), df, self.threshold)
         if not matches:
             return Decision(None)
         best = candidates[matches[0].event_id]
@@ -208,22 +302,32 @@ class EventStore:
         others = tuple(sorted(e.event_id for e in [best, *absorbed] if e is not survivor))
         return Decision(survivor.event_id, others)
 
-    async def _commit(self, article: dict[str, Any], features: ArticleFeatures, df: DocumentFrequencies,
+    async def _commit(self, article: dict[str, Any], prepared: PreparedArticle, df: DocumentFrequencies,
                       decision: Decision) -> Assignment:
+        features = prepared.features
         event_id = decision.target or event_id_for(features.article_id)
         article_key, event_key = self._article(features.article_id), self._event(event_id)
         absorbed_keys = [self._event(e) for e in decision.absorb]
         async with self.client.pipeline(transaction=True) as pipe:
             await pipe.watch(article_key, event_key, *absorbed_keys)
-            if await pipe.get(article_key):
+            # Read in one round trip on another connection: what is watched cannot change unseen
+            # between these reads and EXEC, whoever changes it.
+            async with self.client.pipeline(transaction=False) as reads:
+                reads.get(article_key)
+                for key in (event_id, *decision.absorb):
+                    reads.get(self._event(key))
+                    reads.lrange(self._members(key), 0, -1)
+                assigned, *stored = await reads.execute()
+            if assigned:
                 raise WatchError("article assigned meanwhile")
-            record = await self._read_watched(pipe, event_id)
+            record, *others = [EventRecord.from_json(json.loads(raw), [json.loads(m) for m in members]) if raw else None
+                               for raw, members in zip(stored[::2], stored[1::2], strict=True)]
             created = record is None
             if record is None:
                 record = EventRecord(EventProfile(event_id))
             elif not record.active:
                 raise WatchError("event retired meanwhile")
-            absorbed = [r for r in [await self._read_watched(pipe, e) for e in decision.absorb] if r and r.active]
+            absorbed = [r for r in others if r and r.active]
             updates: list[tuple[str, dict[str, Any]]] = []
             pipe.multi()
             for other in absorbed:
@@ -231,11 +335,12 @@ class EventStore:
                 record.absorb_event(other)
                 other.mark_merged(event_id)
                 updates.append((other_id, update_message(other_id, other)))
-                pipe.rpush(self._members(event_id), *[json.dumps(m, ensure_ascii=False) for m in other.members])
+                if other.members:
+                    pipe.rpush(self._members(event_id), *[json.dumps(m, ensure_ascii=False) for m in other.members])
                 for member in other.members:
                     pipe.set(self._article(member["article_id"]), event_id, ex=ARTICLE_TTL_SECONDS)
                 self._retire(pipe, other)
-            member = record.add(article, features, decision.syndicated)
+            member = record.add(article, prepared, decision.syndicated)
             touched = set(features.entities) | {e for other in absorbed for e in other.profile.entities}
             self._index_event(pipe, record, df, touched)
             updates.append((event_id, update_message(event_id, record)))
@@ -263,21 +368,20 @@ class EventStore:
         so the keys touched now are refreshed; older postings keep an older score, which only makes
         the event less likely to be read under a crowded key it no longer leads."""
         event_id, last_ts = record.profile.event_id, record.profile.last_ts
-        for entity in touched_entities:
-            pipe.zadd(self._index("e", entity), {event_id: last_ts})
-        terms = sorted(set(record.indexed_terms) | set(index_terms(record.profile, df)))
+        terms = sorted(set(record.indexed_terms) | set(index_terms(record.profile)))
         record.indexed_terms = terms
-        for term in terms:
-            pipe.zadd(self._index("t", term), {event_id: last_ts})
+        postings = [self._index("e", e) for e in sorted(touched_entities)] + [self._index("t", t) for t in terms]
+        if postings:
+            pipe.eval(_ZADD_TO_EACH, len(postings), *postings, last_ts, event_id)
 
     def _retire(self, pipe: Any, record: EventRecord) -> None:
         """Take an event out of hot state; its record and members expire later."""
         event_id = record.profile.event_id
         pipe.zrem(self._active, event_id)
-        for entity in record.profile.entities:
-            pipe.zrem(self._index("e", entity), event_id)
-        for term in record.indexed_terms:
-            pipe.zrem(self._index("t", term), event_id)
+        postings = ([self._index("e", e) for e in sorted(record.profile.entities)]
+                    + [self._index("t", t) for t in record.indexed_terms])
+        if postings:
+            pipe.eval(_ZREM_FROM_EACH, len(postings), *postings, event_id)
         pipe.set(self._event(event_id), json.dumps(record.to_json(), ensure_ascii=False), ex=RETIRED_TTL_SECONDS)
         pipe.expire(self._members(event_id), RETIRED_TTL_SECONDS)
 
@@ -289,21 +393,18 @@ class EventStore:
         pipe.expire(self._df(day, "documents"), ttl)
         for kind, keys in (("terms", features.terms), ("entities", features.entities)):
             if keys:
-                self._hincrby_many(pipe, self._df(day, kind), dict.fromkeys(keys, 1))
-                pipe.expire(self._df(day, kind), ttl)
+                self._hincrby_many(pipe, self._df(day, kind), dict.fromkeys(sorted(keys), 1), ttl)
         entities = article.get("entities", [])
         if entities:
             bucket = self.keys("tr", "b", str(bucket_of(features.timestamp)))
-            self._hincrby_many(pipe, bucket, {e["canonical_id"]: e["count"] for e in entities})
-            pipe.expire(bucket, BUCKET_TTL_SECONDS)
-            pipe.mset({self.keys("tr", "n", e["canonical_id"]):
-                       json.dumps([e["type"], e["canonical_name"]], ensure_ascii=False) for e in entities})
-            for entity in entities:
-                pipe.expire(self.keys("tr", "n", entity["canonical_id"]), BUCKET_TTL_SECONDS)
+            self._hincrby_many(pipe, bucket, {e["canonical_id"]: e["count"] for e in entities}, BUCKET_TTL_SECONDS)
+            names = [self.keys("tr", "n", e["canonical_id"]) for e in entities]
+            pipe.eval(_SET_EACH_WITH_TTL, len(names), *names, BUCKET_TTL_SECONDS,
+                      *(json.dumps([e["type"], e["canonical_name"]], ensure_ascii=False) for e in entities))
 
     @staticmethod
-    def _hincrby_many(pipe: Any, key: str, increments: dict[str, int]) -> None:
-        pipe.eval(_HINCRBY_MANY, 1, key, *itertools.chain.from_iterable(increments.items()))
+    def _hincrby_many(pipe: Any, key: str, increments: dict[str, int], ttl: int) -> None:
+        pipe.eval(_HINCRBY_MANY, 1, key, ttl, *itertools.chain.from_iterable(increments.items()))
 
     # -- housekeeping ------------------------------------------------------------------------------
 

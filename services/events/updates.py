@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import hashlib
 import re
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Any
 
 from services.common.clock import iso
 from services.common.schemas import SCHEMA_VERSION
 
-from .clustering import EventProfile
-from .features import ArticleFeatures, terms_of
+from .clustering import EventProfile, PreparedArticle
+from .features import terms_of
 
 TOP_ENTITIES_PER_TYPE = 5
 _SENTENCE_END = re.compile(r"(?<=[.!؟?])\s+")
@@ -53,9 +54,10 @@ class EventRecord:
     indexed_terms: list[str] = field(default_factory=list)  # what the inverted index files it under
 
     def to_json(self) -> dict[str, Any]:
-        data = asdict(self)
-        del data["members"]
-        return data
+        # Written by hand: dataclasses.asdict deep-copies every vector, which cost more than scoring.
+        return {"profile": self.profile.to_json(), "version": self.version, "status": self.status,
+                "merged_into": self.merged_into, "entity_info": self.entity_info, "syndicated": self.syndicated,
+                "indexed_terms": self.indexed_terms}
 
     @classmethod
     def from_json(cls, data: dict[str, Any], members: list[dict[str, Any]] | None = None) -> EventRecord:
@@ -64,10 +66,10 @@ class EventRecord:
                    entity_info=data["entity_info"], syndicated=data.get("syndicated", 0),
                    indexed_terms=data.get("indexed_terms", []))
 
-    def add(self, article: dict[str, Any], features: ArticleFeatures, syndicated: bool) -> dict[str, Any]:
+    def add(self, article: dict[str, Any], prepared: PreparedArticle, syndicated: bool) -> dict[str, Any]:
         """Take the article in; returns the member entry to append to the stored list."""
-        self.profile.absorb(features)
-        member = member_of(article, features.timestamp)
+        self.profile.absorb(prepared)
+        member = member_of(article, prepared.features.timestamp)
         self.members.append(member)
         for entity in article.get("entities", []):
             self.entity_info.setdefault(entity["canonical_id"], [entity["type"], entity["canonical_name"]])
@@ -105,12 +107,18 @@ class EventRecord:
 def representative(record: EventRecord) -> dict[str, Any]:
     """The member whose headline best covers the event's vocabulary (ties: the earliest)."""
     def coverage(member: dict[str, Any]) -> float:
-        words = terms_of(member["title"])
+        words = _title_terms(member["title"])
         if not words:
             return 0.0
         return sum(record.profile.terms.get(w, 0.0) for w in words) / (len(words) ** 0.5)
 
     return max(record.members, key=lambda m: (coverage(m), -m["timestamp"], m["article_id"]))
+
+
+@lru_cache(maxsize=8192)
+def _title_terms(title: str) -> tuple[str, ...]:
+    # Every update re-ranks all member headlines; each is tokenized once per worker, not per update.
+    return tuple(terms_of(title))
 
 
 def first_sentence(text: str) -> str:

@@ -1,4 +1,11 @@
-from services.events.clustering import DocumentFrequencies, EventProfile, matching_events, score, time_factor
+from services.events.clustering import (
+    DocumentFrequencies,
+    EventProfile,
+    matching_events,
+    prepare,
+    score,
+    time_factor,
+)
 from services.events.features import ArticleFeatures, article_features, stem, terms_of
 from services.events.updates import EventRecord, event_id_for, update_message
 
@@ -13,7 +20,7 @@ def features(article_id: str, terms: dict[str, float], entities: dict[str, float
 def profile_of(event_id: str, *articles: ArticleFeatures) -> EventProfile:
     profile = EventProfile(event_id)
     for article in articles:
-        profile.absorb(article)
+        profile.absorb(prepare(article, DF))
     return profile
 
 
@@ -61,7 +68,7 @@ def test_update_message_summarizes_the_event() -> None:
                "entities": [{"canonical_id": "LOC:0123456789abcdef", "type": "LOC", "canonical_name": "حماة",
                              "salience": 1.0}]}
     record = EventRecord(EventProfile(event_id_for("d1")))
-    record.add(article, article_features(article), syndicated=False)
+    record.add(article, prepare(article_features(article), DF), syndicated=False)
     update = update_message(event_id_for("d1"), record)
     assert update["status"] == "new" and update["version"] == 1
     assert update["title"] == "قصف صاروخي قرب حماة"
@@ -69,8 +76,33 @@ def test_update_message_summarizes_the_event() -> None:
     assert update["primary_location"]["name"] == "حماة"
     assert update["articles"][0]["source_path"] == "a.txt"
     second = {**article, "article_id": "d2", "source": "outlet-b"}
-    record.add(second, article_features(second), syndicated=True)
+    record.add(second, prepare(article_features(second), DF), syndicated=True)
     update = update_message(event_id_for("d1"), record)
     assert update["status"] == "updated" and update["version"] == 2
     assert update["source_count"] == 2 and update["syndicated_count"] == 1
     assert event_id_for("d1") == event_id_for("d1") != event_id_for("d2")
+
+
+def test_passage_similarity_is_the_best_pairwise_cosine() -> None:
+    from services.events.clustering import _dot, passage_similarity
+
+    mine = ArticleFeatures("x", "s", 0.0, {"صاروخ": 2, "حماه": 1, "فيضان": 1}, {}, None,
+                           ({"صاروخ": 2, "حماه": 1}, {"فيضان": 3, "قصف": 1}))
+    theirs = ArticleFeatures("y", "s", 0.0, {"قصف": 1}, {}, None,
+                             ({"قصف": 2, "فيضان": 1}, {"حماه": 1, "صاروخ": 1, "قصف": 1}))
+    event = profile_of("e1", theirs)
+    prepared = prepare(mine, DF)
+    brute_force = max(_dot(a, b) for a in prepared.passages for b in event.passages)
+    assert abs(passage_similarity(prepared, event) - brute_force) < 1e-3 and brute_force > 0.5
+
+
+def test_an_event_keeps_its_members_vectors_as_weighted_when_they_arrived() -> None:
+    # Re-weighting every member at every comparison would cost more than the comparison: an event
+    # stores unit vectors, so later frequencies change how a new article is weighed, not its members.
+    event = profile_of("e1", features("a", {"صاروخ": 2, "حماه": 1}, {}))
+    stored = dict(event.terms)
+    later = DocumentFrequencies(1000, {"صاروخ": 900, "حماه": 1}, {})
+    matching_events(features("b", {"صاروخ": 1}, {}), [event], later, threshold=0.0)
+    assert event.terms == stored
+    assert abs(sum(w * w for w in event.terms.values()) - 1.0) < 1e-3
+    assert EventProfile(**event.to_json()) == event
