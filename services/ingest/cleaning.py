@@ -272,6 +272,21 @@ def _drop_headline(
     for i in _kept(dropped):
         if lines[i].kind is not LineKind.PARAGRAPH and lines[i].key == key:
             dropped[i] = "repeated headline"
+        elif _labels_the_headline(lines[i].text, key):
+            dropped[i] = "link to the article"
+
+
+# "رابط الخبر بصحيفة الوئام: <headline>", "اقرأ المزيد - <headline>": a short label, a separator and
+# the headline again. Every article of the outlet carries one; left in, the label's words make all
+# of them look alike.
+_LABELLED_LINE = re.compile(r"^([^:|–—»\-]{2,60})[:|–—»\-]\s*(.+)$")
+_LABEL_MAX_WORDS = 6
+
+
+def _labels_the_headline(text: str, key: str) -> bool:
+    match = _LABELLED_LINE.match(text)
+    return bool(match) and len(match.group(1).split()) <= _LABEL_MAX_WORDS and \
+        _similar(headline_key(match.group(2)), key, threshold=0.8)
 
 
 def _drop_repeats(lines: list[LineInfo], dropped: list[str | None]) -> None:

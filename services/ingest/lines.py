@@ -52,6 +52,7 @@ class Chrome(enum.StrEnum):
     CALL_TO_ACTION = "call to action"
     MENU = "navigation menu"
     DATELINE = "date line"
+    END_MARKER = "end-of-story marker"
     LONE_WORD = "lone word"
 
     @property
@@ -277,10 +278,22 @@ _DATELINE_WORDS = _phrases(
     "بتوقيت", "توقيت", "غرينتش", "جرينتش", "مكة المكرمة", "مكة", "القدس", "الموافق", "هـ", "ميلادي",
     "محرم", "صفر", "ربيع الأول", "ربيع الآخر", "ربيع الثاني", "جمادى الأولى", "جمادى الآخرة",
     "رجب", "شعبان", "رمضان", "شوال", "ذو القعدة", "ذو الحجة",
-    "gmt", "utc", "am", "pm", "updated", "published",
+    "gmt", "utc", "am", "pm", "updated", "published", "ت م", "ت غ",
 )  # fmt: skip
 _DIGIT = re.compile(r"\d")
 _CLOCK = re.compile(r"\d{1,2}:\d{2}(?::\d{2})?")
+# Wire copy opens with place, date and agency: "بريدة 25 شوال 1436 هـ الموافق 10 اغسطس 2015 م واس",
+# "دمشق، 3 آب 2017 (سانا)". The place is any short name, so the agency or the double Hijri/Gregorian
+# date must be there too; a sentence with a date in it has neither.
+_AGENCIES = _phrases(
+    "واس", "رويترز", "ا ف ب", "أ ف ب", "أ.ف.ب", "ا ش ا", "أ ش أ", "د ب أ", "يو بي آي", "قنا", "وام", "كونا",
+    "بنا", "سبأ", "سانا", "الأناضول", "ومع", "واج", "بترا", "العمانية", "وكالات",
+)  # fmt: skip
+_WIRE_PLACE_MAX_WORDS = 3
+_WIRE_OPENING = re.compile(rf"^\W*(?:[^\W\d_]+\W*){{0,{_WIRE_PLACE_MAX_WORDS}}}\d")  # the place, then the date
+_LETTERS_ONLY = re.compile(r"[^\W\d_]+")
+# "// انتهى //", "(انتهى)", "-انتهى-": the agency's end of story.
+_END_MARKER = re.compile(rf"^\W*{fold('انتهى')}\W*$")
 
 
 def _iso_date(match: re.Match[str]) -> str | None:
@@ -321,7 +334,18 @@ def _is_dateline(folded: str) -> bool:
     if "%" in folded or not _DIGIT.search(folded):
         return False  # "الأحد 24/10 (55-70%)" is a table row
     rest = _DATELINE_WORDS.sub(" ", _CLOCK.sub(" ", folded))
-    return not _LETTER.search(rest)
+    return not _LETTER.search(rest) or _is_wire_dateline(folded, rest)
+
+
+def _is_wire_dateline(folded: str, rest: str) -> bool:
+    """A place, a full date and the agency (or the date twice, Hijri and Gregorian)."""
+    if parse_date(folded) is None:
+        return False
+    has_agency = bool(_AGENCIES.search(rest))
+    if not has_agency and fold("الموافق") not in folded:
+        return False
+    place = _LETTERS_ONLY.findall(_AGENCIES.sub(" ", rest))
+    return len(place) <= _WIRE_PLACE_MAX_WORDS and bool(_WIRE_OPENING.match(folded))
 
 
 # --- the classifier ------------------------------------------------------------------------
@@ -353,6 +377,8 @@ def _chrome_reason(line: str, folded: str, n: int, stops: bool, list_item: bool)
         return Chrome.MENU
     if n <= _DATELINE_MAX_WORDS and _is_dateline(folded):
         return Chrome.DATELINE
+    if _END_MARKER.match(folded):
+        return Chrome.END_MARKER
     return None
 
 

@@ -73,6 +73,15 @@ def test_headline_printed_twice_below_the_article_is_found() -> None:
     assert TITLE not in doc.text
 
 
+@pytest.mark.parametrize("label", ["رابط الخبر بصحيفة الواحة: ", "المصدر - ", "اقرأ الخبر كاملا | "])
+def test_a_labelled_link_back_to_the_article_is_dropped(label: str) -> None:
+    doc = clean_text(page(*PARAGRAPHS, label + TITLE), title_hint=TITLE)
+    assert doc.text == BODY
+    # A sentence that quotes the headline after a long lead-in is the article's own.
+    quoting = "وقال مدير المستشفى في تصريح خاص لمراسلنا بعد الجولة التفقدية: " + TITLE
+    assert quoting in clean_text(page(*PARAGRAPHS, quoting), title_hint=TITLE).text
+
+
 def test_title_hint_wins_and_its_copies_leave_the_body() -> None:
     hint = "الصحة تفتتح مستشفى في حمص"
     doc = clean_text(page(hint, *PARAGRAPHS), title_hint=hint)
@@ -204,6 +213,26 @@ def test_dateline_is_dropped_and_read_as_publication_date() -> None:
     doc = clean_text(page(TITLE, "الخميس، 14 آذار/مارس 2019، آخر تحديث 09:15 (GMT+0300)", *PARAGRAPHS))
     assert doc.text == BODY
     assert doc.published_at == "2019-03-14"
+
+
+def test_wire_copy_opening_and_closing_lines_are_dropped() -> None:
+    # An agency story: place, Hijri and Gregorian date and agency above; end marker and time below.
+    # Left in, they make every story of the agency share a paragraph.
+    opening = "حمص 3 رجب 1446 هـ الموافق 3 يناير 2025 م واس"
+    doc = clean_text(page(TITLE, opening, *PARAGRAPHS, "// انتهى //", "14:05 ت م"))
+    assert doc.text == BODY
+    assert doc.published_at == "2025-01-03"
+
+
+@pytest.mark.parametrize("line", ["دمشق، 3 آب 2017 (سانا)", "الدوحة 12 مارس 2024 قنا", "(انتهى)"])
+def test_other_wire_lines_are_chrome(line: str) -> None:
+    assert classify_line(line).kind is LineKind.CHROME
+
+
+@pytest.mark.parametrize("line", ["افتتح المعرض 10 اغسطس 2015", "انتهى الاجتماع بعد ساعتين من النقاش",
+                                  "وقال الوزير إن الاتفاق وقع في 10 اغسطس 2015 بحضور واس"])
+def test_sentences_with_dates_or_agency_names_are_no_wire_lines(line: str) -> None:
+    assert classify_line(line).kind is not LineKind.CHROME
 
 
 @pytest.mark.parametrize(
