@@ -57,6 +57,18 @@ def clean_rates(documents: list[dict[str, Any]]) -> dict[str, float]:
     return {"text_docs_per_s": text_rate, "html_pages_per_s": html_rate}
 
 
+def real_page_rate(shared: Path, rounds: int = 50) -> tuple[float, int] | None:
+    """HTML pages/s on the one real news page in ../shared (the sample pages are small and invented)."""
+    path = shared / "corpus" / "html" / "cnn_arabic_article.html"
+    if not path.exists():
+        return None
+    page = path.read_text(encoding="utf-8")
+    started = time.process_time()
+    for _ in range(rounds):
+        clean_html(page)
+    return rounds / (time.process_time() - started), len(page.encode("utf-8"))
+
+
 def enriched_articles(documents: list[dict[str, Any]]) -> list[dict[str, Any]]:
     from services.entities.enrich import enrich
     from services.entities.recognizers import load_recognizer
@@ -150,7 +162,11 @@ def run(shared: Path, documents: int = 2000, aggregated: int = 400) -> None:
         return
     rates = clean_rates(corpus)
     print(f"clean stage alone (one core): {rates['text_docs_per_s']:.0f} text documents/s "
-          f"(SaudiNewsNet, {len(corpus)}), {rates['html_pages_per_s']:.0f} HTML pages/s (sample feed pages)")
+          f"(SaudiNewsNet, {len(corpus)}), {rates['html_pages_per_s']:.0f} HTML pages/s (sample feed pages, "
+          f"about 10 KB each)")
+    real = real_page_rate(shared)
+    if real:
+        print(f"clean stage on a real news page ({real[1] // 1000} KB, CNN Arabic): {real[0]:.0f} HTML pages/s")
     articles = enriched_articles(list(itertools.islice(corpus, aggregated)))
     aggregation = aggregation_rates(articles)
     small, large = aggregation["articles_per_s_at_1000_events"], aggregation["articles_per_s_at_100000_events"]
