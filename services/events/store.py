@@ -13,6 +13,7 @@ Keys (under the configured prefix):
   ev:event:<event>       the event record (profile, version, status, entities) as JSON
   ev:members:<event>     the event's member articles (a list of JSON entries)
   ev:active              hot events, scored by their last article time
+  ev:versions            hot events' record versions, so a worker re-reads only records that changed
   ev:idx:{e,t}:<key>     postings of the inverted index: events scored by last article time
   ev:df:<day>:*          document frequencies of one day (documents, terms, entities)
   ev:clock               the stream's clock: the newest article time seen
@@ -64,7 +65,7 @@ MAX_CANDIDATES = 20
 POSTINGS_PER_KEY = 40
 ARTICLE_TTL_SECONDS = 30 * 86400
 RETIRED_TTL_SECONDS = 30 * 86400
-PARSED_PROFILES = 512
+CACHED_PROFILES = 4096
 DF_DAYS = 7
 DORMANT_BATCH = 200
 # Many small writes as one command each: an article touches ~100 counters and ~30 postings, and
@@ -101,13 +102,12 @@ for i = 1, #entities do out[#out + 1] = entity_sums[i] end
 return out
 """
 # The events filed most often under the given postings (each read up to ARGV[1] deep), most hits
-# first, ties by id, at most ARGV[2] of them, each with its stored record (key prefix ARGV[3]) so that
-# retrieval is one round trip. Grouped by hit count and sorted with Lua's own string order rather
-# than one comparator over everything: with crowded postings that sort was the cost. (Record keys
-# are not declared in KEYS: like the transactions here, this needs one Redis, not a cluster.)
+# first, ties by id, at most ARGV[2] of them, each with its version from the hash that is the last
+# key. Grouped by hit count and sorted with Lua's own string order rather than one comparator over
+# everything: with crowded postings that sort was the cost.
 _MOST_POSTED = """
 local hits, most = {}, 0
-for i = 1, #KEYS do
+for i = 1, #KEYS - 1 do
   for _, member in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1)) do
     local count = (hits[member] or 0) + 1
     hits[member] = count
@@ -133,7 +133,7 @@ end
 local out = {}
 for _, member in ipairs(chosen) do
   out[#out + 1] = member
-  out[#out + 1] = redis.call('GET', ARGV[3] .. member) or ''
+  out[#out + 1] = redis.call('HGET', KEYS[#KEYS], member) or ''
 end
 return out
 """
@@ -175,7 +175,8 @@ class EventStore:
         self.keys = keys
         self.threshold = threshold
         self.window_totals: dict[str, int] = {}  # entity mentions per trend window, at the last snapshot
-        self._parsed: OrderedDict[str, EventProfile | None] = OrderedDict()  # stored record -> profile
+        # event id -> (version, profile or None when inactive), most recently used last
+        self._profiles: OrderedDict[str, tuple[int, EventProfile | None]] = OrderedDict()
 
     # -- keys --------------------------------------------------------------------------------------
 
@@ -197,6 +198,10 @@ class EventStore:
     @property
     def _active(self) -> str:
         return self.keys("ev", "active")
+
+    @property
+    def _versions(self) -> str:
+        return self.keys("ev", "versions")
 
     @property
     def _clock(self) -> str:
@@ -237,28 +242,36 @@ class EventStore:
         index_keys = [self._index("e", e) for e in entity_keys] + [self._index("t", t) for t in term_keys]
         if not index_keys:
             return []
-        found = await self.client.eval(_MOST_POSTED, len(index_keys), *index_keys, POSTINGS_PER_KEY, MAX_CANDIDATES,
-                                       self._event(""))
+        found = await self.client.eval(_MOST_POSTED, len(index_keys) + 1, *index_keys, self._versions,
+                                       POSTINGS_PER_KEY, MAX_CANDIDATES)
+        chosen = list(zip(found[::2], found[1::2], strict=True))
+        stale = [event_id for event_id, version in chosen if not self._fresh(event_id, version)]
+        if stale:
+            for event_id, raw in zip(stale, await self.client.mget([self._event(e) for e in stale]), strict=True):
+                self._remember(EventRecord.from_json(json.loads(raw)) if raw else None, event_id)
         profiles = []
-        for raw in found[1::2]:
-            profile = self._active_profile(raw) if raw else None
-            if profile is not None:
-                profiles.append(profile)
+        for event_id, _ in chosen:
+            entry = self._profiles.get(event_id)
+            if entry is not None and entry[1] is not None:
+                profiles.append(entry[1])
         return profiles
 
-    def _active_profile(self, raw: str) -> EventProfile | None:
-        """The profile of a stored record if the event is active, parsed once per version: a busy
-        event is a candidate for many articles in a row, and parsing is the dearest part of reading it.
-        Profiles handed out are only read, never changed."""
-        cache = self._parsed
-        if raw in cache:
-            cache.move_to_end(raw)
-            return cache[raw]
-        record = EventRecord.from_json(json.loads(raw))
-        profile = cache[raw] = record.profile if record.active else None
-        if len(cache) > PARSED_PROFILES:
-            cache.popitem(last=False)
-        return profile
+    def _fresh(self, event_id: str, version: str) -> bool:
+        """Whether the cached profile is of the stored ``version``. A busy event is a candidate for
+        many articles in a row: reading and parsing its record for each was most of the cost of
+        retrieval. Cached profiles are only read, never changed."""
+        entry = self._profiles.get(event_id)
+        if entry is None or not version or str(entry[0]) != version:
+            return False
+        self._profiles.move_to_end(event_id)
+        return True
+
+    def _remember(self, record: EventRecord | None, event_id: str) -> None:
+        self._profiles[event_id] = (record.version if record else -1,
+                                    record.profile if record is not None and record.active else None)
+        self._profiles.move_to_end(event_id)
+        if len(self._profiles) > CACHED_PROFILES:
+            self._profiles.popitem(last=False)
 
     # -- assigning ---------------------------------------------------------------------------------
 
@@ -345,12 +358,15 @@ class EventStore:
             self._index_event(pipe, record, df, touched)
             updates.append((event_id, update_message(event_id, record)))
             pipe.set(event_key, json.dumps(record.to_json(), ensure_ascii=False))
+            pipe.hset(self._versions, event_id, record.version)
             pipe.rpush(self._members(event_id), json.dumps(member, ensure_ascii=False))
             pipe.set(article_key, event_id, ex=ARTICLE_TTL_SECONDS)
             pipe.zadd(self._active, {event_id: record.profile.last_ts})
             pipe.zadd(self._clock, {"t": features.timestamp}, gt=True)
             self._count(pipe, article, features)
             await pipe.execute()
+        for changed in (record, *absorbed):
+            self._remember(changed, changed.profile.event_id)
         return Assignment(event_id, updates, created, len(absorbed), False)
 
     async def _read_watched(self, pipe: Any, event_id: str) -> EventRecord | None:
@@ -378,6 +394,7 @@ class EventStore:
         """Take an event out of hot state; its record and members expire later."""
         event_id = record.profile.event_id
         pipe.zrem(self._active, event_id)
+        pipe.hdel(self._versions, event_id)
         postings = ([self._index("e", e) for e in sorted(record.profile.entities)]
                     + [self._index("t", t) for t in record.indexed_terms])
         if postings:
@@ -430,6 +447,7 @@ class EventStore:
                     pipe.multi()
                     self._retire(pipe, record)
                     await pipe.execute()
+                self._remember(record, event_id)
                 updates.append((event_id, update_message(event_id, record)))
             except WatchError:
                 continue  # an article just joined it: not dormant after all

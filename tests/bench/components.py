@@ -97,6 +97,7 @@ async def _fill_synthetic_events(store: EventStore, count: int, vocabulary: list
                                        [terms])
                 record = EventRecord(profile, version=1, indexed_terms=sorted(terms))
                 pipe.set(store._event(event_id), json.dumps(record.to_json()))
+                pipe.hset(store._versions, event_id, record.version)
                 pipe.zadd(store._active, {event_id: now - rng.random() * 3600})
                 for term in terms:
                     pipe.zadd(store._index("t", term), {event_id: now - rng.random() * 3600})
