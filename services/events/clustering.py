@@ -83,8 +83,8 @@ def _unit(vector: Mapping[str, float]) -> dict[str, float]:
 
 
 def _dot(a: Mapping[str, float], b: Mapping[str, float]) -> float:
-    small, large = (a, b) if len(a) < len(b) else (b, a)
-    return sum(w * large.get(t, 0.0) for t, w in small.items())
+    # Vectors share few terms: intersecting the key views (in C) beats looking up every term.
+    return sum(a[t] * b[t] for t in a.keys() & b.keys())
 
 
 @dataclass(frozen=True)
@@ -185,9 +185,13 @@ def passage_similarity(article: PreparedArticle, event: EventProfile) -> float:
         return 0.0
     best = 0.0
     for passage in event.passages:
+        shared = passage.keys() & index.keys()
+        if not shared:
+            continue
         sums = [0.0] * len(article.passages)
-        for term, weight in passage.items():
-            for number, mine in index.get(term, ()):
+        for term in shared:
+            weight = passage[term]
+            for number, mine in index[term]:
                 sums[number] += weight * mine
         best = max(best, *sums)
     return best
