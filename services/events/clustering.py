@@ -7,7 +7,9 @@ Similarity mixes these signals, each in [0, 1]:
 * passages: the best cosine between one of the article's paragraphs and one the event has seen,
   because an article that tells two stories shares only part of itself with each;
 * entities: the share of the article's entity weight that the event shares, each entity weighted
-  by its rarity (IDF) so that سوريا says little and عقيربات says a lot;
+  by the information its rarity carries (log 1/rate) so that سوريا says little and عقيربات says a
+  lot, and the share is taken against at least one specific entity's worth, so that an article
+  naming only common entities (الله, الرياض) cannot look like an event's on names alone;
 * time: an exponential decay on the gap between the article's publish time and the event's span.
 
 Document frequencies are rolling counts kept by the caller; this module only reads them. An
@@ -37,6 +39,9 @@ TIME_SCALE_HOURS = 72.0
 # entities, a flat rate. Early on the prior speaks; as the stream grows, the stream does.
 PRIOR_DOCUMENTS = 20
 ENTITY_PRIOR_RATE = 0.02
+# Shared entity weight counts in full only past about one specific entity's information (one in
+# 2 % of documents: log 50 ≈ 4); below it, shared names are weak evidence.
+ENTITY_EVIDENCE = 4.0
 EVENT_MAX_TERMS = 300
 EVENT_MAX_PASSAGES = 24
 
@@ -61,6 +66,10 @@ class DocumentFrequencies:
 
     def entity_idf(self, entity: str) -> float:
         return self._idf(self.entities.get(entity, 0), ENTITY_PRIOR_RATE)
+
+    def entity_information(self, entity: str) -> float:
+        """log(1 / rate): near nothing for an entity in most documents, about 4 for one in 2 %."""
+        return self.entity_idf(entity) - 1.0
 
 
 @dataclass(frozen=True)
@@ -110,7 +119,7 @@ def prepare(article: ArticleFeatures, df: DocumentFrequencies) -> PreparedArticl
         article,
         _unit(_tfidf(article.terms, df)),
         [_unit(_tfidf(p, df)) for p in article.passages],
-        {e: df.entity_idf(e) * (0.5 + 0.5 * s) for e, s in article.entities.items()},
+        {e: df.entity_information(e) * (0.5 + 0.5 * s) for e, s in article.entities.items()},
     )
 
 
@@ -170,7 +179,7 @@ class EventProfile:
         """The event seen as one long article, to compare two events with :func:`score`."""
         features = ArticleFeatures(self.event_id, "", self.last_ts, {}, dict.fromkeys(self.entities, 1.0), None)
         return PreparedArticle(features, _unit(self.terms), list(self.passages),
-                               {e: df.entity_idf(e) for e in self.entities})
+                               {e: df.entity_information(e) for e in self.entities})
 
     def to_json(self) -> dict[str, object]:
         return {"event_id": self.event_id, "terms": self.terms, "entities": self.entities,
@@ -212,7 +221,7 @@ def entity_overlap(article: PreparedArticle, event: EventProfile) -> float:
     members = max(event.article_count, 1)
     shared = sum(w * min(1.0, 2.0 * event.entities[e] / members)
                  for e, w in article.entity_weights.items() if e in event.entities)
-    return shared / total
+    return shared / (total + ENTITY_EVIDENCE)
 
 
 def time_factor(article: ArticleFeatures, event: EventProfile) -> float:
