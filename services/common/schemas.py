@@ -1,7 +1,12 @@
 """JSON Schema validation of every message that crosses a topic.
 
 The schema files under ``schemas/`` are the public contract; this module loads them into one
-registry (so cross-file ``$ref`` resolve offline) and validates with jsonschema's 2020-12 validator.
+registry (so cross-file ``$ref`` resolve offline) and validates against draft 2020-12.
+
+Every message is checked by jsonschema-rs, a compiled validator: the pure-Python jsonschema took
+5 ms for an enriched article and 25 ms for the update of a 100-article event, more than the work
+the message carried. A message that fails is checked again by jsonschema, whose best-match error
+names the most relevant violation for the dead letter.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
+import jsonschema_rs
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import best_match
 from referencing import Registry, Resource
@@ -55,9 +61,24 @@ def validator(schema_file: str) -> Draft202012Validator:
     return Draft202012Validator(document, registry=registry, format_checker=FormatChecker())
 
 
+@cache
+def compiled(schema_file: str) -> Any:
+    """The compiled (jsonschema-rs) validator of a schema file, with the same registry and formats."""
+    _, documents = _registry()
+    validator(schema_file)  # the same clear error for an unknown file
+    registry = jsonschema_rs.Registry([(document["$id"], document) for document in documents.values()])
+    return jsonschema_rs.Draft202012Validator(documents[schema_file], registry=registry, validate_formats=True)
+
+
 def validate(schema_file: str, message: Any) -> None:
     """Raise :class:`SchemaError` with the most relevant violation when ``message`` is invalid."""
+    if compiled(schema_file).is_valid(message):
+        return
     error = best_match(validator(schema_file).iter_errors(message))
     if error is not None:
         where = "/".join(str(part) for part in error.absolute_path) or "(root)"
         raise SchemaError(f"{schema_file}: at {where}: {error.message[:300]}")
+    # The two validators disagree (a corner of the specification): trust the stricter one.
+    first = next(iter(compiled(schema_file).iter_errors(message)))
+    where = "/".join(str(part) for part in first.instance_path) or "(root)"
+    raise SchemaError(f"{schema_file}: at {where}: {first.message[:300]}")

@@ -123,3 +123,30 @@ def test_asyncapi_document_is_valid_and_uses_the_same_schema_files() -> None:
         assert (schemas_dir() / ref).exists()
     addresses = {channel["address"].replace("{prefix}", "") for channel in document["channels"].values()}
     assert addresses == {spec.name for spec in ALL_TOPICS}
+
+
+def test_the_compiled_validator_agrees_with_jsonschema() -> None:
+    # Messages are checked by jsonschema-rs for speed and by jsonschema for the error message:
+    # both must draw the line in the same place.
+    from services.common.schemas import compiled, validator
+
+    clean = {"schema_version": 1, "article_id": "d1", "doc_id": "d1", "source": "s", "title": "عنوان",
+             "text": "دمشق", "normalized_text": "دمشق", "lead": "دمشق", "language": "ar",
+             "received_at": "2026-11-10T08:00:00Z", "cleaned_at": "2026-11-10T08:00:01Z", "content_hash": "0" * 32}
+    samples = [
+        ("raw-document.schema.json", raw_document()),
+        ("raw-document.schema.json", raw_document(received_at="yesterday")),
+        ("raw-document.schema.json", raw_document(received_at="2026-11-10T08:00:00")),  # no offset
+        ("raw-document.schema.json", raw_document(unexpected="field")),
+        ("raw-document.schema.json", raw_document(doc_id="no spaces allowed")),
+        ("clean-article.schema.json", clean),
+        ("clean-article.schema.json", {**clean, "entities": []}),
+        ("enriched-article.schema.json", {**clean, "entities": [], "ner_model": "m",
+                                          "enriched_at": "2026-11-10T08:00:02Z"}),
+        ("enriched-article.schema.json", {**clean, "entities": [], "ner_model": "m",
+                                          "enriched_at": "2026-11-10T08:00:02Z", "extra": 1}),
+        ("clean-article.schema.json", {**clean, "schema_version": "1"}),
+    ]
+    verdicts = [(compiled(name).is_valid(message), validator(name).is_valid(message)) for name, message in samples]
+    assert all(fast == slow for fast, slow in verdicts), verdicts
+    assert [fast for fast, _ in verdicts] == [True, False, False, False, False, True, False, True, False, False]
