@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from services.common.arabic import normalize_for_matching
@@ -35,6 +35,9 @@ _NISBA = re.compile(r"^ال\S+يه$")  # matching form: الروسية -> الر
 @dataclass(frozen=True)
 class Phrasebook:
     phrases: dict[tuple[str, ...], str]
+    # first word -> the lengths of the phrases it starts, longest first: most words start none,
+    # and are passed over with one lookup per reading.
+    lengths: dict[str, tuple[int, ...]]
 
     @classmethod
     @cache
@@ -44,10 +47,14 @@ class Phrasebook:
             for line in (DATA / name).read_text(encoding="utf-8").splitlines():
                 if line.strip() and not line.startswith("#"):
                     phrases[tuple(normalize_for_matching(line).split())] = kind
-        return cls(phrases)
+        lengths: dict[str, set[int]] = {}
+        for phrase in phrases:
+            lengths.setdefault(phrase[0], set()).add(len(phrase))
+        return cls(phrases, {word: tuple(sorted(n, reverse=True)) for word, n in lengths.items()})
 
 
-def _readings(word: str) -> list[tuple[str, int]]:
+@lru_cache(maxsize=100_000)
+def _readings(word: str) -> tuple[tuple[str, int], ...]:
     """The word and its clitic-stripped readings, with how many leading characters each drops."""
     readings = [(word, 0)]
     for prefix in _PROCLITICS:
@@ -59,15 +66,21 @@ def _readings(word: str) -> list[tuple[str, int]]:
                 readings.append((rest, len(prefix)))
     if word.startswith("لل") and len(word) > 4:
         readings.append(("ال" + word[2:], 1))
-    return readings
+    return tuple(readings)
 
 
 def _phrase_at(words: list[str], index: int, book: Phrasebook) -> tuple[int, int, str] | None:
     """Longest curated phrase starting at ``index``: (length in tokens, characters to skip, type)."""
-    for length in range(min(MAX_PHRASE, len(words) - index), 0, -1):
+    starts = [(reading, skip, book.lengths[reading]) for reading, skip in _readings(words[index])
+              if reading in book.lengths]
+    if not starts:
+        return None
+    for length in sorted({n for _, _, lengths in starts for n in lengths}, reverse=True):
+        if length > min(MAX_PHRASE, len(words) - index):
+            continue
         rest = tuple(words[index + 1:index + length])
-        for reading, skip in _readings(words[index]):
-            kind = book.phrases.get((reading, *rest))
+        for reading, skip, lengths in starts:
+            kind = book.phrases.get((reading, *rest)) if length in lengths else None
             if kind:
                 return length, skip, kind
     return None
