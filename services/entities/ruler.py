@@ -54,6 +54,11 @@ class Phrasebook:
 
 
 @lru_cache(maxsize=100_000)
+def _matching_form(word: str) -> str:
+    return normalize_for_matching(word)  # once per word form: an article repeats most of its words
+
+
+@lru_cache(maxsize=100_000)
 def _readings(word: str) -> tuple[tuple[str, int], ...]:
     """The word and its clitic-stripped readings, with how many leading characters each drops."""
     readings = [(word, 0)]
@@ -99,7 +104,7 @@ def _ministry_at(words: list[str], index: int) -> tuple[int, int] | None:
 def curated_mentions(text: str, found: list[Mention]) -> tuple[list[Mention], list[Mention]]:
     """Curated matches in ``text``: (mentions to add, model mentions they replace)."""
     tokens: list[Token] = tokenize(text)
-    words = [normalize_for_matching(t.text) for t in tokens]
+    words = [_matching_form(t.text) for t in tokens]
     taken = [(m.start, m.end) for m in found]
     book = Phrasebook.load()
     added: list[Mention] = []
