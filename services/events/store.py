@@ -36,6 +36,7 @@ from redis.exceptions import WatchError
 from services.common.clock import iso
 from services.common.redis_store import Keys
 
+from . import lua
 from .clustering import (
     DocumentFrequencies,
     EventProfile,
@@ -68,87 +69,6 @@ RETIRED_TTL_SECONDS = 30 * 86400
 CACHED_PROFILES = 4096
 DF_DAYS = 7
 DORMANT_BATCH = 200
-# Many small writes as one command each: an article touches ~100 counters and ~30 postings, and
-# one command per write would cost more than all the scoring.
-_HINCRBY_MANY = """
-for i = 2, #ARGV, 2 do redis.call('HINCRBY', KEYS[1], ARGV[i], ARGV[i + 1]) end
-redis.call('EXPIRE', KEYS[1], ARGV[1])
-return 0
-"""
-# Document frequencies summed over the days' keys (documents, terms, entities per day) on the
-# server, so each term is sent once rather than once per day. ARGV: number of terms, terms, entities.
-_SUM_FREQUENCIES = """
-local n_terms = tonumber(ARGV[1])
-local terms, entities = {}, {}
-for i = 2, n_terms + 1 do terms[#terms + 1] = ARGV[i] end
-for i = n_terms + 2, #ARGV do entities[#entities + 1] = ARGV[i] end
-local documents, term_sums, entity_sums = 0, {}, {}
-for i = 1, #terms do term_sums[i] = 0 end
-for i = 1, #entities do entity_sums[i] = 0 end
-for d = 1, #KEYS, 3 do
-  documents = documents + (tonumber(redis.call('GET', KEYS[d])) or 0)
-  if #terms > 0 then
-    local values = redis.call('HMGET', KEYS[d + 1], unpack(terms))
-    for i = 1, #terms do term_sums[i] = term_sums[i] + (tonumber(values[i]) or 0) end
-  end
-  if #entities > 0 then
-    local values = redis.call('HMGET', KEYS[d + 2], unpack(entities))
-    for i = 1, #entities do entity_sums[i] = entity_sums[i] + (tonumber(values[i]) or 0) end
-  end
-end
-local out = {documents}
-for i = 1, #terms do out[#out + 1] = term_sums[i] end
-for i = 1, #entities do out[#out + 1] = entity_sums[i] end
-return out
-"""
-# The events filed most often under the given postings (each read up to ARGV[1] deep), most hits
-# first, ties by id, at most ARGV[2] of them, each with its version from the hash that is the last
-# key. Grouped by hit count and sorted with Lua's own string order rather than one comparator over
-# everything: with crowded postings that sort was the cost.
-_MOST_POSTED = """
-local hits, most = {}, 0
-for i = 1, #KEYS - 1 do
-  for _, member in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1)) do
-    local count = (hits[member] or 0) + 1
-    hits[member] = count
-    if count > most then most = count end
-  end
-end
-local by_hits = {}
-for member, count in pairs(hits) do
-  by_hits[count] = by_hits[count] or {}
-  table.insert(by_hits[count], member)
-end
-local chosen, limit = {}, tonumber(ARGV[2])
-for count = most, 1, -1 do
-  local members = by_hits[count]
-  if members and #chosen < limit then
-    table.sort(members)
-    for _, member in ipairs(members) do
-      if #chosen == limit then break end
-      chosen[#chosen + 1] = member
-    end
-  end
-end
-local out = {}
-for _, member in ipairs(chosen) do
-  out[#out + 1] = member
-  out[#out + 1] = redis.call('HGET', KEYS[#KEYS], member) or ''
-end
-return out
-"""
-_ZADD_TO_EACH = """
-for i = 1, #KEYS do redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2]) end
-return 0
-"""
-_ZREM_FROM_EACH = """
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
-return 0
-"""
-_SET_EACH_WITH_TTL = """
-for i = 1, #KEYS do redis.call('SET', KEYS[i], ARGV[i + 1], 'EX', ARGV[1]) end
-return 0
-"""
 
 
 @dataclass(frozen=True)
@@ -228,7 +148,7 @@ class EventStore:
         day = int(features.timestamp // 86400)
         keys = [self._df(d, kind) for d in range(day - DF_DAYS + 1, day + 1)
                 for kind in ("documents", "terms", "entities")]
-        pipe.eval(_SUM_FREQUENCIES, len(keys), *keys, len(terms), *terms, *entities)
+        pipe.eval(lua.SUM_FREQUENCIES, len(keys), *keys, len(terms), *terms, *entities)
 
     @staticmethod
     def _frequencies_from(features: ArticleFeatures, counts: list[int]) -> DocumentFrequencies:
@@ -242,7 +162,7 @@ class EventStore:
         index_keys = [self._index("e", e) for e in entity_keys] + [self._index("t", t) for t in term_keys]
         if not index_keys:
             return []
-        found = await self.client.eval(_MOST_POSTED, len(index_keys) + 1, *index_keys, self._versions,
+        found = await self.client.eval(lua.MOST_POSTED, len(index_keys) + 1, *index_keys, self._versions,
                                        POSTINGS_PER_KEY, MAX_CANDIDATES)
         chosen = list(zip(found[::2], found[1::2], strict=True))
         stale = [event_id for event_id, version in chosen if not self._fresh(event_id, version)]
@@ -388,7 +308,7 @@ class EventStore:
         record.indexed_terms = terms
         postings = [self._index("e", e) for e in sorted(touched_entities)] + [self._index("t", t) for t in terms]
         if postings:
-            pipe.eval(_ZADD_TO_EACH, len(postings), *postings, last_ts, event_id)
+            pipe.eval(lua.ZADD_TO_EACH, len(postings), *postings, last_ts, event_id)
 
     def _retire(self, pipe: Any, record: EventRecord) -> None:
         """Take an event out of hot state; its record and members expire later."""
@@ -398,7 +318,7 @@ class EventStore:
         postings = ([self._index("e", e) for e in sorted(record.profile.entities)]
                     + [self._index("t", t) for t in record.indexed_terms])
         if postings:
-            pipe.eval(_ZREM_FROM_EACH, len(postings), *postings, event_id)
+            pipe.eval(lua.ZREM_FROM_EACH, len(postings), *postings, event_id)
         pipe.set(self._event(event_id), json.dumps(record.to_json(), ensure_ascii=False), ex=RETIRED_TTL_SECONDS)
         pipe.expire(self._members(event_id), RETIRED_TTL_SECONDS)
 
@@ -416,12 +336,12 @@ class EventStore:
             bucket = self.keys("tr", "b", str(bucket_of(features.timestamp)))
             self._hincrby_many(pipe, bucket, {e["canonical_id"]: e["count"] for e in entities}, BUCKET_TTL_SECONDS)
             names = [self.keys("tr", "n", e["canonical_id"]) for e in entities]
-            pipe.eval(_SET_EACH_WITH_TTL, len(names), *names, BUCKET_TTL_SECONDS,
+            pipe.eval(lua.SET_EACH_WITH_TTL, len(names), *names, BUCKET_TTL_SECONDS,
                       *(json.dumps([e["type"], e["canonical_name"]], ensure_ascii=False) for e in entities))
 
     @staticmethod
     def _hincrby_many(pipe: Any, key: str, increments: dict[str, int], ttl: int) -> None:
-        pipe.eval(_HINCRBY_MANY, 1, key, ttl, *itertools.chain.from_iterable(increments.items()))
+        pipe.eval(lua.HINCRBY_MANY, 1, key, ttl, *itertools.chain.from_iterable(increments.items()))
 
     # -- housekeeping ------------------------------------------------------------------------------
 
