@@ -7,8 +7,10 @@ a predicted chunk is correct only if its boundaries *and* type equal a gold chun
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -43,6 +45,12 @@ def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
     if tokens:
         sentences.append((tokens, tags))
     return sentences
+
+
+def sentence_key(tokens: Sequence[str]) -> str:
+    """Short fingerprint of a tokenized sentence: model files keep those of their training
+    sentences so an evaluation can tell how much of its data the weights have already seen."""
+    return hashlib.blake2b("\x1f".join(tokens).encode("utf-8"), digest_size=6).hexdigest()
 
 
 def _split(tag: str) -> tuple[str, str]:
@@ -99,7 +107,9 @@ def conll_scores(gold: list[list[str]], pred: list[list[str]]) -> dict[str, Any]
 
 
 def evaluate(model: Tagger, path: str | Path) -> dict[str, Any]:
-    """Tag the sentences of a CoNLL file and score them; adds size and speed figures."""
+    """Tag the sentences of a CoNLL file and score them; adds size and speed figures (measured
+    now) and, when the model can describe itself (``provenance``), what data its weights saw and
+    the held-out dev scores recorded at training time."""
     data = read_conll(path)
     sentences = [tokens for tokens, _ in data]
     started = time.perf_counter()
@@ -113,4 +123,7 @@ def evaluate(model: Tagger, path: str | Path) -> dict[str, Any]:
         seconds=seconds,
         tokens_per_second=n_tokens / seconds if seconds > 0 else 0.0,
     )
+    provenance = getattr(model, "provenance", None)
+    if callable(provenance):
+        scores["model"] = provenance(sentences)
     return scores

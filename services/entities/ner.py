@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from services.entities.consistency import propagate
-from services.entities.evaluation import chunks
+from services.entities.evaluation import chunks, sentence_key
 from services.entities.features import Vocabs, encode
 from services.entities.gazetteer import N_FEATURES, Gazetteer, default_gazetteer
 from services.entities.model import MODEL_FILE, MODEL_FORMAT, MODEL_VERSION, ModelConfig, Tagger, predict
@@ -46,6 +46,9 @@ class NerModel:
         self.tags = list(tagger.config.tags)
         # Sentences before/after whose names are re-applied to untagged repeats (0 = off).
         self.consistency_window = consistency_window
+        # Training record of the model file: "dev" (held-out scores, chosen epoch, trained_on),
+        # "train_config" and "seen" (fingerprints of the training sentences), when present.
+        self.metadata: dict = {}
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> NerModel:
@@ -83,8 +86,42 @@ class NerModel:
             default_gazetteer(),
             consistency_window=int(inference.get("consistency_window", 20)),
         )
+        model.metadata = {key: checkpoint[key] for key in ("dev", "train_config", "seen") if key in checkpoint}
         model.tag([["تجربة", "."]])  # warm up torch's kernels so the first real call is not slow
         return model
+
+    def provenance(self, sentences: list[list[str]]) -> dict:
+        """What the weights were trained on, the held-out dev scores recorded when the epoch count
+        was chosen, and how many of ``sentences`` were among the training sentences. Scores on
+        sentences the model trained on (e.g. the dev block, once retrained on train+dev) are not
+        an estimate of accuracy on new text; the recorded dev scores are."""
+        dev = self.metadata.get("dev", {})
+        config = self.metadata.get("train_config", {})
+        trained_on = dev.get("trained_on", "unknown")
+        info: dict = {"trained_on": trained_on, "epochs": dev.get("epoch")}
+        if "f1" in dev:
+            fraction = config.get("dev_fraction")
+            info["dev_at_selection"] = {
+                "held_out": f"last {fraction:.0%} of the training file" if fraction else "dev block",
+                **{key: round(dev[key], 4) for key in ("precision", "recall", "f1")},
+                "per_type_f1": {kind: round(s["f1"], 4) for kind, s in dev.get("per_type", {}).items()},
+            }
+        seen = self.metadata.get("seen")
+        if seen is not None:
+            keys = set(seen.split())
+            overlap = sum(sentence_key(sentence) in keys for sentence in sentences)
+            info["sentences_seen_in_training"] = overlap
+            if overlap:
+                info["warning"] = (
+                    f"{overlap} of {len(sentences)} sentences were in the training data, so these scores "
+                    "overstate accuracy on new text; dev_at_selection is the held-out estimate"
+                )
+        elif trained_on == "train+dev":
+            info["warning"] = (
+                "the weights were retrained on the whole training file, dev block included: scores on "
+                "that file overstate accuracy on new text; dev_at_selection is the held-out estimate"
+            )
+        return info
 
     def tag(self, sentences: list[list[str]]) -> list[list[str]]:
         """BIO tags, exactly one per input token. Tokens with no visible content (empty strings,

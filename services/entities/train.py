@@ -4,9 +4,11 @@
         --out services/entities/models/
 
 The last ``--dev-fraction`` of sentences (a contiguous block, so whole documents stay on one
-side, like the real test split) is held out for model selection: the epoch with the best dev
-F1 (tagger + document consistency, as shipped) is chosen and its dev scores are printed. Then
-(unless ``--no-full``) the model is retrained on all sentences for that many epochs and saved.
+side, like the real test split) is held out for model selection: the epoch whose dev F1
+(tagger + document consistency, as shipped), averaged with its neighbours', is best is chosen
+and its dev scores are printed. Then (unless ``--no-full``) the model is retrained on all
+sentences for that many epochs and saved, with those dev scores and fingerprints of the
+sentences it saw, so ``marsad ner-eval`` can report both.
 Everything is seeded and runs on one thread with deterministic algorithms.
 """
 
@@ -24,7 +26,7 @@ import torch
 
 from services.entities.consistency import propagate
 from services.entities.embeddings import ppmi_svd
-from services.entities.evaluation import conll_scores, read_conll
+from services.entities.evaluation import conll_scores, read_conll, sentence_key
 from services.entities.features import Vocabs, encode, make_batch
 from services.entities.gazetteer import N_FEATURES, default_gazetteer
 from services.entities.model import (
@@ -116,6 +118,12 @@ def _dev_scores(model: Tagger, sentences: list[list[str]], encoded: list, gold: 
     return conll_scores(gold, tagged), conll_scores(gold, propagate(sentences, tagged, window))
 
 
+def _smoothed(f1s: list[float], epoch: int) -> float:
+    """Mean dev F1 of ``epoch`` (1-based) and the epochs either side of it that exist."""
+    window = f1s[max(epoch - 2, 0) : epoch + 1]
+    return sum(window) / len(window)
+
+
 def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -> tuple[dict, dict, int]:
     """Train one model; returns (checkpoint without metadata, best dev scores, best epoch).
     Without dev data the last epoch is kept."""
@@ -148,7 +156,9 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
         rare_word_dropout([e.stems for e in train_encoded], len(vocabs.stems), cfg.word_dropout),
     )
     lengths = [len(item) for item in train_encoded]
-    best_f1, best_state, best_scores, best_epoch = -1.0, None, {}, 0
+    f1s: list[float] = []
+    recent: list[tuple[int, dict, dict]] = []  # (epoch, dev scores, weights) of the last two epochs
+    best_smoothed, best_state, best_scores, best_epoch = -1.0, None, {}, 0
     for epoch in range(1, epochs + 1):
         model.train()
         epoch_started = time.perf_counter()
@@ -177,9 +187,25 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
                 f" R {scores['recall']:.4f} F1 {scores['f1']:.4f}"
             )
         log(f"{line} ({time.perf_counter() - epoch_started:.0f}s)")
-        if not dev_data or scores["f1"] > best_f1:
-            best_f1, best_scores, best_epoch = scores.get("f1", 0.0), scores, epoch
-            best_state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+        if not dev_data:
+            best_state, best_epoch = state, epoch
+            continue
+        f1s.append(scores["f1"])
+        recent = [*recent[-1:], (epoch, scores, state)]
+        # An epoch is judged once the next one is scored, by its dev F1 averaged with its
+        # neighbours': on a small dev set single epochs jump by a point or more, and a lucky
+        # spike should not set how long the final model trains.
+        judge = recent[:1] if len(recent) == 2 else []
+        if epoch == epochs:
+            judge = recent
+        for candidate, candidate_scores, candidate_state in judge:
+            smoothed = _smoothed(f1s, candidate)
+            if smoothed > best_smoothed:
+                best_smoothed, best_epoch = smoothed, candidate
+                best_scores, best_state = candidate_scores, candidate_state
+    if dev_data:
+        log(f"epoch {best_epoch} has the best dev F1 averaged with its neighbours ({best_smoothed:.4f})")
     assert best_state is not None
     checkpoint = {"config": config.to_dict(), "vocabs": vocabs.to_dict(), "state_dict": best_state}
     return checkpoint, best_scores, best_epoch
@@ -202,11 +228,11 @@ def train(
         )
         for kind, s in scores["per_type"].items():
             log(f"  {kind:5s} P {s['precision']:.4f} R {s['recall']:.4f} F1 {s['f1']:.4f} (n={s['support']})")
-    trained_on = "train"
+    trained_on, seen = "train", train_data
     if cfg.full and dev_data:
         log(f"retraining on all {len(data)} sentences for {best_epoch} epochs")
         checkpoint, _, _ = _fit(data, [], best_epoch, cfg, log)
-        trained_on = "train+dev"
+        trained_on, seen = "train+dev", data
     checkpoint = {
         "format": MODEL_FORMAT,
         "version": MODEL_VERSION,
@@ -214,6 +240,8 @@ def train(
         "inference": {"consistency_window": cfg.consistency_window},
         "dev": {"epoch": best_epoch, "trained_on": trained_on, **scores},
         "train_config": asdict(cfg),
+        # Fingerprints of the sentences the weights saw, so evaluations can flag overlap.
+        "seen": " ".join(sorted({sentence_key(tokens) for tokens, _ in seen})),
     }
     if out_dir is not None:
         out = Path(out_dir)

@@ -54,3 +54,10 @@ def test_load_errors_are_clear(tmp_path: Path) -> None:
     bad.write_bytes(b"not a model")
     with pytest.raises(ValueError, match="not a readable NER model"):
         NerModel.load(bad)
+
+
+def test_shipped_model_records_its_held_out_dev_scores() -> None:
+    info = default_model().provenance([["في", "القاهرة", "."]])
+    assert info["trained_on"] in ("train", "train+dev")
+    assert 0.5 < info["dev_at_selection"]["f1"] <= 1.0
+    assert info["epochs"] >= 1
