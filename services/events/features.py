@@ -93,10 +93,6 @@ def article_features(article: dict[str, Any]) -> ArticleFeatures:
                            article.get("duplicate_of"), _passages(paragraphs))
 
 
-def passages_of(text: str) -> tuple[dict[str, float], ...]:
-    return _passages([(paragraph, terms_of(paragraph)) for paragraph in text.split("\n")])
-
-
 def _passages(paragraphs: list[tuple[str, Counter[str]]]) -> tuple[dict[str, float], ...]:
     passages = []
     for paragraph, paragraph_terms in paragraphs:

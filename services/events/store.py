@@ -134,25 +134,20 @@ class EventStore:
         if not raw:
             return None
         listed = await self.client.lrange(self._members(event_id), 0, -1) if members else []
-        return EventRecord.from_json(json.loads(raw), [json.loads(m) for m in listed])
+        return EventRecord.stored(raw, listed)
 
-    async def frequencies(self, features: ArticleFeatures) -> DocumentFrequencies:
-        """Rolling document frequencies over the last DF_DAYS days before the article."""
-        async with self.client.pipeline(transaction=False) as pipe:
-            self._sum_frequencies(pipe, features)
-            [counts] = await pipe.execute()
-        return self._frequencies_from(features, counts)
-
-    def _sum_frequencies(self, pipe: Any, features: ArticleFeatures) -> None:
+    def _sum_frequencies(self, pipe: Any, features: ArticleFeatures) -> tuple[list[str], list[str]]:
+        """Queue the rolling document frequencies of the article's terms and entities over the last
+        DF_DAYS days; returns the terms and entities in the order the counts will come back."""
         terms, entities = sorted(features.terms), sorted(features.entities)
         day = int(features.timestamp // 86400)
         keys = [self._df(d, kind) for d in range(day - DF_DAYS + 1, day + 1)
                 for kind in ("documents", "terms", "entities")]
         pipe.eval(lua.SUM_FREQUENCIES, len(keys), *keys, len(terms), *terms, *entities)
+        return terms, entities
 
     @staticmethod
-    def _frequencies_from(features: ArticleFeatures, counts: list[int]) -> DocumentFrequencies:
-        terms, entities = sorted(features.terms), sorted(features.entities)
+    def _frequencies_from(terms: list[str], entities: list[str], counts: list[int]) -> DocumentFrequencies:
         documents, term_counts, entity_counts = counts[0], counts[1:1 + len(terms)], counts[1 + len(terms):]
         return DocumentFrequencies(int(documents), {t: int(c) for t, c in zip(terms, term_counts, strict=True) if c},
                                    {e: int(c) for e, c in zip(entities, entity_counts, strict=True) if c})
@@ -168,7 +163,7 @@ class EventStore:
         stale = [event_id for event_id, version in chosen if not self._fresh(event_id, version)]
         if stale:
             for event_id, raw in zip(stale, await self.client.mget([self._event(e) for e in stale]), strict=True):
-                self._remember(EventRecord.from_json(json.loads(raw)) if raw else None, event_id)
+                self._remember(EventRecord.stored(raw) if raw else None, event_id)
         profiles = []
         for event_id, _ in chosen:
             entry = self._profiles.get(event_id)
@@ -200,13 +195,13 @@ class EventStore:
         while True:
             async with self.client.pipeline(transaction=False) as pipe:
                 pipe.get(article_key)
-                self._sum_frequencies(pipe, features)
+                asked = self._sum_frequencies(pipe, features)
                 done, counts = await pipe.execute()
             if done:
                 record = await self.load(done)
                 if record is not None:
                     return Assignment(done, [(done, update_message(done, record))], False, 0, True)
-            df = self._frequencies_from(features, counts)
+            df = self._frequencies_from(*asked, counts)
             prepared = prepare(features, df)
             decision = await self._decide(prepared, df)
             try:
@@ -253,7 +248,7 @@ class EventStore:
                 assigned, *stored = await reads.execute()
             if assigned:
                 raise WatchError("article assigned meanwhile")
-            record, *others = [EventRecord.from_json(json.loads(raw), [json.loads(m) for m in members]) if raw else None
+            record, *others = [EventRecord.stored(raw, members) if raw else None
                                for raw, members in zip(stored[::2], stored[1::2], strict=True)]
             created = record is None
             if record is None:
@@ -294,7 +289,7 @@ class EventStore:
         if not raw:
             return None
         listed = await pipe.lrange(self._members(event_id), 0, -1)
-        return EventRecord.from_json(json.loads(raw), [json.loads(m) for m in listed])
+        return EventRecord.stored(raw, listed)
 
     def _index_event(self, pipe: Any, record: EventRecord, df: DocumentFrequencies,
                      touched_entities: Iterable[str]) -> None:
@@ -416,7 +411,7 @@ def current_events(client: Redis, keys: Keys, limit: int | None = None) -> list[
         for index, event_id in enumerate(chunk):
             raw, members = rows[2 * index], rows[2 * index + 1]
             if raw:
-                record = EventRecord.from_json(json.loads(raw), [json.loads(m) for m in members])
+                record = EventRecord.stored(raw, members)
                 updates.append(update_message(event_id, record))
     return updates
 

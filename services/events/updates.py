@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -65,6 +67,11 @@ class EventRecord:
                    merged_into=data.get("merged_into"), members=members or [],
                    entity_info=data["entity_info"], syndicated=data.get("syndicated", 0),
                    indexed_terms=data.get("indexed_terms", []))
+
+    @classmethod
+    def stored(cls, raw: str, members: Iterable[str] = ()) -> EventRecord:
+        """The record from its stored form: the record's JSON and its members' JSON entries."""
+        return cls.from_json(json.loads(raw), [json.loads(member) for member in members])
 
     def add(self, article: dict[str, Any], prepared: PreparedArticle, syndicated: bool) -> dict[str, Any]:
         """Take the article in; returns the member entry to append to the stored list."""
