@@ -42,9 +42,6 @@ from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from services.entities.evaluation import chunks
-from services.entities.tokens import split_sentences, tokenize
-
 if TYPE_CHECKING:  # the runtime import is in extract(): ner.py pulls in torch and the default model's code
     from services.entities.ner import Mention
 
@@ -199,18 +196,9 @@ class _CamelRecognizer:
 
     def extract(self, text: str) -> list[Mention]:
         """Mentions with exact character offsets (``text[start:end] == mention.text``)."""
-        from services.entities.ner import Mention
+        from services.entities.ner import tagged_mentions
 
-        if not text.strip():
-            return []
-        sentences = split_sentences(tokenize(text), text)
-        tagged = self.tag([[token.text for token in sentence] for sentence in sentences])
-        mentions: list[Mention] = []
-        for sentence, tags in zip(sentences, tagged, strict=True):
-            for first, last, kind in chunks(tags):
-                start, end = sentence[first].start, sentence[last - 1].end
-                mentions.append(Mention(kind, start, end, text[start:end]))
-        return mentions
+        return tagged_mentions(text, self.tag)
 
 
 class StockCamelRecognizer(_CamelRecognizer):

@@ -9,6 +9,7 @@ from raw text to typed mentions with character offsets.
 from __future__ import annotations
 
 import gc
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -162,14 +163,22 @@ class NerModel:
 
     def extract(self, text: str) -> list[Mention]:
         """Mentions in ``text`` with exact character offsets (``text[start:end] == mention.text``)."""
-        sentences = split_sentences(tokenize(text), text)
-        tagged = self.tag([[token.text for token in sentence] for sentence in sentences])
-        mentions: list[Mention] = []
-        for sentence, tags in zip(sentences, tagged, strict=True):
-            for first, last, kind in chunks(tags):
-                start, end = sentence[first].start, sentence[last - 1].end
-                mentions.append(Mention(kind, start, end, text[start:end]))
-        return mentions
+        return tagged_mentions(text, self.tag)
+
+
+def tagged_mentions(text: str, tag: Callable[[list[list[str]]], list[list[str]]]) -> list[Mention]:
+    """Mentions in ``text`` found by a tagger of tokenized sentences (one BIO tag per token), with
+    exact character offsets (``text[start:end] == mention.text``)."""
+    if not text.strip():
+        return []
+    sentences = split_sentences(tokenize(text), text)
+    tagged = tag([[token.text for token in sentence] for sentence in sentences])
+    mentions: list[Mention] = []
+    for sentence, tags in zip(sentences, tagged, strict=True):
+        for first, last, kind in chunks(tags):
+            start, end = sentence[first].start, sentence[last - 1].end
+            mentions.append(Mention(kind, start, end, text[start:end]))
+    return mentions
 
 
 @lru_cache(maxsize=1)
