@@ -17,13 +17,14 @@ from rich.live import Live
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from services.ingest import SAMPLE_FEED
+
 from .config import ConfigError, Settings
 from .redis_store import Keys, connect, delete_prefixed
 
 app = typer.Typer(add_completion=False, no_args_is_help=True,
                   help="Marsad: streaming ingestion of Arabic news (clean, entities, events).")
 err = Console(stderr=True)
-SAMPLE_FEED = Path(__file__).resolve().parents[1] / "ingest" / "sample_feed"
 STAGE_NAMES = ("ingest", "entities", "events")
 
 

@@ -25,11 +25,10 @@ from services.events.clustering import EventProfile
 from services.events.features import article_features
 from services.events.store import EventStore
 from services.events.updates import EventRecord
+from services.ingest import SAMPLE_FEED
 from services.ingest.article import build_article, clean_document
 from services.ingest.cleaning import CleaningError, clean_html, clean_text
 from services.ingest.files import saudinewsnet_documents
-
-SAMPLE_FEED = Path(__file__).resolve().parents[2] / "services" / "ingest" / "sample_feed"
 
 
 def saudinewsnet(shared: Path, limit: int) -> list[dict[str, Any]]:

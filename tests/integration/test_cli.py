@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from services.ingest import SAMPLE_FEED
 from tests.conftest import ROOT, shared_path
 
 pytestmark = pytest.mark.integration
-SAMPLE_FEED = ROOT / "services" / "ingest" / "sample_feed"
 
 
 def marsad(*args: str, home: Path, timeout: float = 600) -> subprocess.CompletedProcess[str]:

@@ -17,13 +17,13 @@ import pytest
 from services.common.pipeline import Pipeline
 from services.common.redis_store import Keys, connect
 from services.events.store import current_events
+from services.ingest import SAMPLE_FEED
 from services.ingest.files import iter_documents
 
 from .conftest import start_pipeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
-SAMPLE_FEED = ROOT / "services" / "ingest" / "sample_feed"
 
 
 def write_site(site: Path) -> list[str]:

@@ -27,13 +27,13 @@ from services.common.topics import (
     RAW_DOCUMENTS,
 )
 from services.events.store import current_events
+from services.ingest import SAMPLE_FEED
 from services.ingest.files import document_id, iter_documents
 from tests.conftest import shared_path
 
 from .conftest import produce_raw, read_topic, start_pipeline
 
 pytestmark = pytest.mark.integration
-SAMPLE_FEED = Path(__file__).resolve().parents[2] / "services" / "ingest" / "sample_feed"
 
 
 def _norm(text: str) -> str:

@@ -7,7 +7,7 @@ import base64
 import contextlib
 import uuid
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -39,19 +39,14 @@ def page_html(slug: str) -> str:
     return f"<html><head><title>{title}</title></head><body><h1>{title}</h1><p>{body}</p></body></html>"
 
 
-class NewsSite:
+class CountingSite:
+    """A site on 127.0.0.1 that counts requests by path; its robots.txt disallows /news/private."""
+
     def __init__(self) -> None:
         self.hits: Counter[str] = Counter()
-        self.listed = ["port", "rain"]
-        self.broken_feed = False
         self.app = web.Application()
         self.app.middlewares.append(self._count)
         self.app.router.add_get("/robots.txt", self.robots)
-        self.app.router.add_get("/rss.xml", self.rss)
-        self.app.router.add_get("/news/{slug}", self.article)
-        self.app.router.add_get("/sitemap.xml", self.sitemap_index)
-        self.app.router.add_get("/news-sitemap.xml", self.news_sitemap)
-        self.app.router.add_get("/broken.xml", self.broken)
         self.base = ""
 
     @web.middleware
@@ -59,11 +54,22 @@ class NewsSite:
         self.hits[request.path] += 1
         return await handler(request)
 
-    def article_hits(self) -> int:
-        return sum(count for path, count in self.hits.items() if path.startswith("/news/"))
-
     async def robots(self, request: web.Request) -> web.Response:
         return web.Response(text="User-agent: *\nDisallow: /news/private\n", content_type="text/plain")
+
+
+class NewsSite(CountingSite):
+    def __init__(self) -> None:
+        super().__init__()
+        self.listed = ["port", "rain"]
+        self.app.router.add_get("/rss.xml", self.rss)
+        self.app.router.add_get("/news/{slug}", self.article)
+        self.app.router.add_get("/sitemap.xml", self.sitemap_index)
+        self.app.router.add_get("/news-sitemap.xml", self.news_sitemap)
+        self.app.router.add_get("/broken.xml", self.broken)
+
+    def article_hits(self) -> int:
+        return sum(count for path, count in self.hits.items() if path.startswith("/news/"))
 
     def _etag(self) -> str:
         return '"' + "-".join(self.listed) + '"'
@@ -138,30 +144,18 @@ def unruly_html(slug: str, head: str = "") -> str:
             f"<body><h1>{title}</h1><p>{text}</p></body></html>")
 
 
-class UnrulySite:
+class UnrulySite(CountingSite):
     """One feed listing good pages beside every way a news site misbehaves.
 
     ``feed_mode`` breaks the feed itself: ``cut`` serves it truncated before its first item (under
     the same ETag), ``flaky`` fails the next request with a 500 and then serves it."""
 
     def __init__(self) -> None:
-        self.hits: Counter[str] = Counter()
+        super().__init__()
         self.listed = [*RECOVERABLE, *UNRECOVERABLE]
         self.feed_mode = "ok"
-        self.app = web.Application()
-        self.app.middlewares.append(self._count)
-        self.app.router.add_get("/robots.txt", self.robots)
         self.app.router.add_get("/rss.xml", self.rss)
         self.app.router.add_get("/news/{slug}", self.article)
-        self.base = ""
-
-    @web.middleware
-    async def _count(self, request: web.Request, handler: web.RequestHandler) -> web.StreamResponse:
-        self.hits[request.path] += 1
-        return await handler(request)
-
-    async def robots(self, request: web.Request) -> web.Response:
-        return web.Response(text="User-agent: *\nDisallow: /news/private\n", content_type="text/plain")
 
     def _etag(self) -> str:
         return f'"{len(self.listed)}"'
@@ -214,7 +208,7 @@ class UnrulySite:
 
 
 @contextlib.asynccontextmanager
-async def serve(site: NewsSite | UnrulySite) -> AsyncIterator[str]:
+async def serve(site: CountingSite) -> AsyncIterator[str]:
     runner = web.AppRunner(site.app, shutdown_timeout=0.5)
     await runner.setup()
     tcp = web.TCPSite(runner, "127.0.0.1", 0)
@@ -228,10 +222,8 @@ async def serve(site: NewsSite | UnrulySite) -> AsyncIterator[str]:
 
 
 @pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("poller-redis")).start()
-    yield server.url
-    server.stop()
+def redis_url(redis_server: EmbeddedRedis) -> str:
+    return redis_server.url
 
 
 @pytest.fixture

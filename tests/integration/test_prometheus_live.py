@@ -26,6 +26,7 @@ from services.common.embedded import free_port, stop_process
 from services.common.pipeline import Pipeline
 from services.common.replay import push_documents, wait_for_outcomes
 from services.common.topics import RAW_DOCUMENTS
+from services.ingest import SAMPLE_FEED
 from services.ingest.files import iter_documents
 from tests.unit.test_alert_rules import (
     RULES,
@@ -39,7 +40,6 @@ from tests.unit.test_alert_rules import (
 from .conftest import produce_raw, start_pipeline
 
 pytestmark = pytest.mark.integration
-SAMPLE_FEED = Path(__file__).resolve().parents[2] / "services" / "ingest" / "sample_feed"
 JOB = "marsad"
 
 _FEEDS = "no feed is configured in a replay, so the ingest worker exports no feed series"

@@ -42,16 +42,9 @@ def certificates(tmp_path_factory: pytest.TempPathFactory) -> Certificates:
     return make_certificates(tmp_path_factory.mktemp("certs"))
 
 
-@pytest.fixture(scope="module")
-def plain_redis(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedRedis]:
-    server = EmbeddedRedis(tmp_path_factory.mktemp("redis-home")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
-def redis_tls(plain_redis: EmbeddedRedis, certificates: Certificates) -> Iterator[TlsProxy]:
-    proxy = TlsProxy(plain_redis.port, server_context(certificates)).start()
+def redis_tls(redis_server: EmbeddedRedis, certificates: Certificates) -> Iterator[TlsProxy]:
+    proxy = TlsProxy(redis_server.port, server_context(certificates)).start()
     yield proxy
     proxy.stop()
 
@@ -104,8 +97,8 @@ def test_redis_over_tls_without_the_ca_fails_on_the_certificate(redis_tls: TlsPr
         client.close()
 
 
-def test_redis_client_certificate(plain_redis: EmbeddedRedis, certificates: Certificates) -> None:
-    proxy = TlsProxy(plain_redis.port, server_context(certificates, require_client_cert=True)).start()
+def test_redis_client_certificate(redis_server: EmbeddedRedis, certificates: Certificates) -> None:
+    proxy = TlsProxy(redis_server.port, server_context(certificates, require_client_cert=True)).start()
     url = f"rediss://127.0.0.1:{proxy.port}/0"
     try:
         anonymous = connect(url, Settings(redis_url=url, redis_ssl_cafile=str(certificates.ca)))
