@@ -148,10 +148,7 @@ def _start_pipeline(settings: Settings, fresh: bool):
         if pipeline.redis:
             err.print(f"  redis   valkey-server on {pipeline.redis.url} (append-only file in {settings.home}/redis)")
         if fresh:
-            client = connect(pipeline.settings.redis_url, pipeline.settings)
-            removed = delete_prefixed(client, settings.redis_prefix)
-            client.close()
-            err.print(f"  --fresh: removed {removed} keys under {settings.redis_prefix!r}")
+            _clear_state(pipeline.settings)
         pipeline.create_topics()
         pipeline.start_workers()
         with err.status("starting workers (a consumer group join takes a few seconds)..."):
@@ -168,10 +165,15 @@ def _prepare_running(settings: Settings, fresh: bool) -> None:
     err.print(f"[bold]Marsad[/] replay into the running pipeline on {settings.kafka_bootstrap_servers} "
               f"(topic prefix {settings.topic_prefix!r}, Redis prefix {settings.redis_prefix!r})")
     if fresh:
-        client = connect(settings.redis_url, settings)
-        removed = delete_prefixed(client, settings.redis_prefix)
-        client.close()
-        err.print(f"  --fresh: removed {removed} keys under {settings.redis_prefix!r}")
+        _clear_state(settings)
+
+
+def _clear_state(settings: Settings) -> None:
+    """--fresh: delete Marsad's keys (those under its Redis prefix), nothing else."""
+    client = connect(settings.redis_url, settings)
+    removed = delete_prefixed(client, settings.redis_prefix)
+    client.close()
+    err.print(f"  --fresh: removed {removed} keys under {settings.redis_prefix!r}")
 
 
 def _push(settings: Settings, paths: list[Path]):
