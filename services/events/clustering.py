@@ -264,16 +264,23 @@ def matching_events(article: ArticleFeatures | PreparedArticle, candidates: Iter
     return sorted((s for s in scored if s.score >= threshold), key=lambda s: (-s.score, s.event_id))
 
 
-# Two events that one article joins equally well are one story told in two halves when they are
-# also this close to each other (as a share of the joining threshold).
+# Two events are one story told in two halves when an article tells both in full: it matches the
+# other event at twice the joining threshold, and as a whole text rather than through one shared
+# paragraph, and the two events are also this close to each other (as a share of the threshold).
+# Weaker bridges were the common case on a real news day (a digest of the day's official news
+# shares a paragraph with every story it lists) and each such merge widened the event's net for
+# the next one, until one event held a day of unrelated official news.
+MERGE_BRIDGE_FACTOR = 2.0
+MERGE_BRIDGE_TEXT = 0.3
 MERGE_EVENT_FLOOR = 0.6
 
 
-def events_to_merge(best: EventProfile, others: Iterable[EventProfile], df: DocumentFrequencies,
+def events_to_merge(best: EventProfile, others: Iterable[tuple[EventProfile, Scored]], df: DocumentFrequencies,
                     threshold: float) -> list[EventProfile]:
-    """Which other matching events the best one should absorb."""
-    return [other for other in others
-            if score(other.as_article(df), best, df).score >= MERGE_EVENT_FLOOR * threshold]
+    """Which other matching events (each with the article's score against it) the best one should absorb."""
+    return [other for other, match in others
+            if match.score >= MERGE_BRIDGE_FACTOR * threshold and match.text >= MERGE_BRIDGE_TEXT
+            and score(other.as_article(df), best, df).score >= MERGE_EVENT_FLOOR * threshold]
 
 
 def survivor_of(events: Iterable[EventProfile]) -> EventProfile:

@@ -225,7 +225,8 @@ class EventStore:
         if not matches:
             return Decision(None)
         best = candidates[matches[0].event_id]
-        absorbed = events_to_merge(best, [candidates[m.event_id] for m in matches[1:]], df, self.threshold)
+        absorbed = events_to_merge(best, [(candidates[m.event_id], m) for m in matches[1:]], df,
+                                   self.threshold)
         survivor = survivor_of([best, *absorbed])
         others = tuple(sorted(e.event_id for e in [best, *absorbed] if e is not survivor))
         return Decision(survivor.event_id, others)

@@ -1,6 +1,7 @@
 from services.events.clustering import (
     DocumentFrequencies,
     EventProfile,
+    events_to_merge,
     matching_events,
     prepare,
     score,
@@ -106,3 +107,26 @@ def test_an_event_keeps_its_members_vectors_as_weighted_when_they_arrived() -> N
     assert event.terms == stored
     assert abs(sum(w * w for w in event.terms.values()) - 1.0) < 1e-3
     assert EventProfile(**event.to_json()) == event
+
+
+def test_only_an_article_that_tells_both_stories_in_full_merges_two_events() -> None:
+    # Two halves of one story: the strike and the town it hit. An article telling both matches
+    # each half as a whole text, so the events merge.
+    strike_text = {"صاروخ": 2, "قصف": 1, "حماه": 1}
+    town_text = {"حماه": 2, "قصف": 1, "فيضان": 1}
+    strike = profile_of("e-strike", ArticleFeatures("a", "s", 0.0, strike_text, {"LOC:aqirbat": 1.0}, None,
+                                                    (strike_text,)))
+    town = profile_of("e-town", ArticleFeatures("b", "s", 0.0, town_text, {"LOC:aqirbat": 1.0}, None,
+                                                (town_text,)))
+    bridge = ArticleFeatures("c", "s", 0.0, {"صاروخ": 2, "قصف": 2, "حماه": 3, "فيضان": 1}, {"LOC:aqirbat": 1.0},
+                             None, (strike_text, town_text))
+    matches = matching_events(bridge, [strike, town], DF, threshold=0.25)
+    assert [m.event_id for m in matches] == ["e-strike", "e-town"]
+    assert events_to_merge(strike, [(town, matches[1])], DF, 0.25) == [town]
+    # A digest that shares one paragraph with another story matches it through that paragraph
+    # (passage score 1) but not as a whole: joining is fine, merging the two events is not.
+    digest = ArticleFeatures("d", "s", 0.0, {"صاروخ": 2, "قصف": 1, "ملعب": 9, "مباراه": 9, "هدف": 9}, {}, None,
+                             ({"حماه": 2, "قصف": 1, "فيضان": 1}, {"ملعب": 9, "مباراه": 9, "هدف": 9}))
+    weak = score(digest, town, DF)
+    assert weak.passages > 0.99 and weak.score >= 0.25 and weak.text < 0.3
+    assert events_to_merge(strike, [(town, weak)], DF, 0.25) == []
