@@ -71,8 +71,12 @@ def _term(word: str) -> str | None:
 
 
 def terms_of(text: str, weight: float = 1.0) -> Counter[str]:
+    return _terms_of_normalized(normalize_for_matching(text), weight)
+
+
+def _terms_of_normalized(normalized: str, weight: float = 1.0) -> Counter[str]:
     counts: Counter[str] = Counter()
-    for word in _WORD.findall(normalize_for_matching(text)):
+    for word in _WORD.findall(normalized):
         term = _term(word)
         if term is not None:
             counts[term] += weight
@@ -80,8 +84,11 @@ def terms_of(text: str, weight: float = 1.0) -> Counter[str]:
 
 
 def article_features(article: dict[str, Any]) -> ArticleFeatures:
+    # The ingest stage already folded the text for matching, with the same line breaks; folding it
+    # again was a third of this function's cost.
+    normalized = article.get("normalized_text") or normalize_for_matching(article["text"])
     # Paragraphs are counted once: their sum is the whole text, the long ones are the passages.
-    paragraphs = [(paragraph, terms_of(paragraph)) for paragraph in article["text"].split("\n")]
+    paragraphs = [(paragraph, _terms_of_normalized(paragraph)) for paragraph in normalized.split("\n")]
     counts: Counter[str] = Counter()
     for _, paragraph_terms in paragraphs:
         counts.update(paragraph_terms)

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from services.common.arabic import normalize_for_matching
 from services.common.config import Settings
 from services.common.pipeline import STAGES, Pipeline, WorkerProcess
 from services.common.redis_store import Keys, connect, read_outcomes
@@ -476,7 +477,7 @@ async def _fill_event_store(redis_url: str, texts: list[tuple[str, str, str]], c
         stamp = iso(datetime.fromtimestamp(at, UTC))
         article = {"schema_version": 1, "article_id": f"m{index}", "doc_id": f"m{index}", "source": source,
                    "source_path": f"{source}/{index}.txt", "url": f"https://{source}.example/{index}", "title": title,
-                   "text": text, "lead": text[:300], "normalized_text": text, "language": "ar",
+                   "text": text, "lead": text[:300], "normalized_text": normalize_for_matching(text), "language": "ar",
                    "published_at": stamp, "received_at": stamp, "cleaned_at": iso(), "content_hash": "0" * 32,
                    "duplicate_of": None, "entities": entities, "ner_model": "synthetic", "enriched_at": iso()}
         await store.assign(article, article_features(article))

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from services.common.arabic import normalize_for_matching
 from services.common.clock import iso
 from services.common.embedded import EmbeddedRedis
 from services.common.redis_store import Keys, connect_async
@@ -34,7 +35,7 @@ def article(article_id: str, text: str, at: float, entities: list[dict[str, Any]
             duplicate_of: str | None = None) -> dict[str, Any]:
     return {"schema_version": 1, "article_id": article_id, "doc_id": article_id, "source": source,
             "source_path": f"{article_id}.txt", "url": None, "title": text[:40], "text": text, "lead": text,
-            "normalized_text": text, "language": "ar", "published_at": iso_at(at), "received_at": iso_at(at),
+            "normalized_text": normalize_for_matching(text), "language": "ar", "published_at": iso_at(at), "received_at": iso_at(at),
             "cleaned_at": iso(), "content_hash": "0" * 32, "duplicate_of": duplicate_of, "entities": entities,
             "ner_model": "test", "enriched_at": iso()}
 
