@@ -16,6 +16,7 @@ from camel_tools.utils.dediac import dediac_ar
 from services.common.arabic import normalize_for_matching
 
 from .canonical import clitic_candidates, entity_id, group_person_names, mention_key, strip_titles
+from .gazetteer import curated_names
 
 TITLE_WEIGHT = 3.0
 LEAD_WEIGHT = 2.0
@@ -97,11 +98,13 @@ class Extraction:
 def build_entities(mentions: list[PlacedMention], registry: RegistrySnapshot | None = None) -> Extraction:
     """Entity records for one article, most salient first, and the name links they teach."""
     registry = registry or RegistrySnapshot()
+    curated = curated_names()
     plain = {(m.type, " ".join(normalize_for_matching(m.text).split())) for m in mentions}
 
     def keyed(mention: PlacedMention) -> str:
         def is_known(key: str) -> bool:
-            return (mention.type, key) in plain or (mention.type, key) in registry.known
+            return (mention.type, key) in plain or (mention.type, key) in registry.known or (
+                (mention.type, key) in curated)
         return mention_key(mention.type, mention.text, is_known)
 
     keys = [keyed(m) for m in mentions]

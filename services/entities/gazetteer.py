@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
+from services.common.arabic import normalize_for_matching
 from services.entities.morph import lookup_variants, normalize_for_gazetteer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
@@ -110,6 +111,24 @@ class Gazetteer:
 @lru_cache(maxsize=1)
 def default_gazetteer() -> Gazetteer:
     return Gazetteer.from_dir(DATA_DIR)
+
+
+# Which entity type each list names, for canonical names (the trigger words name no entity).
+_TYPE_OF_LIST = {"COUNTRY": "LOC", "PLACE": "LOC", "CITY": "LOC", "ORG": "ORG", "FIRST": None, "PERSON": "PERS",
+                 "MISC": "MISC"}
+
+
+@lru_cache(maxsize=1)
+def curated_names() -> frozenset[tuple[str, str]]:
+    """(entity type, name in matching form) of every name in the curated lists: a mention that
+    reads as one of them once its proclitics are off (وقرغيزستان) is that name."""
+    names: set[tuple[str, str]] = set()
+    for category, entity_type in _TYPE_OF_LIST.items():
+        if entity_type is None:
+            continue
+        for line in read_list(DATA_DIR / LIST_FILES[category]):
+            names.add((entity_type, " ".join(normalize_for_matching(line.split("\t")[0]).split())))
+    return frozenset(names)
 
 
 def build_world_cities(csv_path: str | Path, out_path: str | Path = DATA_DIR / "world_cities.tsv") -> int:

@@ -93,3 +93,16 @@ def test_a_full_name_joins_the_lone_surname_seen_before_it() -> None:
     claimed = RegistrySnapshot(known={("PERS", "الاسد")}, aliases={("PERS", "الاسد"): "بشار الاسد"})
     other = _mention("PERS", "حافظ الأسد", "توفي حافظ الأسد.")
     assert build_entities([other], claimed).entities[0]["canonical_id"] == entity_id("PERS", "حافظ الاسد")
+
+
+def test_a_clitic_comes_off_a_name_the_curated_lists_know_even_when_the_article_has_it_only_once() -> None:
+    # «وقرغيزستان» is the only spelling with -ستان in the article; the curated country list says
+    # the و is a conjunction, so it joins «قرغيزيا», the variant spelling of the same country.
+    text = "وقعت كازاخستان وقرغيزستان اتفاقا. وقالت قرغيزيا إن الاتفاق نهائي."
+    mentions = [_mention("LOC", "وقرغيزستان", text), _mention("LOC", "قرغيزيا", text)]
+    entities = build_entities(mentions).entities
+    assert len(entities) == 1
+    assert entities[0]["canonical_id"] == entity_id("LOC", "قرغيزستان")
+    assert entities[0]["canonical_name"] == "قرغيزستان"
+    # A word that only looks like a clitic and a name stays whole.
+    assert build_entities([_mention("PERS", "وليد", "قال وليد")]).entities[0]["canonical_name"] == "وليد"
