@@ -118,12 +118,20 @@ async def _settle(client: Any) -> None:
         await asyncio.sleep(0.2)
 
 
-async def _assign_all(store: EventStore, articles: list[dict[str, Any]]) -> float:
-    """Seconds to do what the events worker does per article, Kafka aside: features, then assignment."""
-    started = time.perf_counter()
+async def _server_cpu(client: Any) -> float:
+    info = await client.info("cpu")
+    return float(info["used_cpu_user"]) + float(info["used_cpu_sys"])
+
+
+async def _assign_all(store: EventStore, articles: list[dict[str, Any]]) -> tuple[float, float, float]:
+    """What the events worker does per article, Kafka aside (features, then assignment): seconds of
+    wall time, of this process's CPU and of valkey-server's CPU, so a reader sees which side costs."""
+    server_before = await _server_cpu(store.client)
+    started, cpu_started = time.perf_counter(), time.process_time()
     for article in articles:
         await store.assign(article, article_features(article))
-    return time.perf_counter() - started
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu_started
+    return elapsed, cpu, await _server_cpu(store.client) - server_before
 
 
 def aggregation_rates(articles: list[dict[str, Any]], sizes: Iterable[int] = (1_000, 100_000)) -> dict[str, float]:
@@ -143,15 +151,17 @@ def aggregation_rates(articles: list[dict[str, Any]], sizes: Iterable[int] = (1_
             store = EventStore(client, Keys("bench:"), threshold=0.25)
             await _fill_synthetic_events(store, size, vocabulary, entity_ids, now)
             await _settle(client)
-            elapsed = await _assign_all(store, restamped)
+            times = await _assign_all(store, restamped)
             await client.aclose()
-            return elapsed
+            return times
 
         try:
-            elapsed = asyncio.run(measure())
+            elapsed, cpu, server_cpu = asyncio.run(measure())
         finally:
             server.stop()
         results[f"articles_per_s_at_{size}_events"] = len(articles) / elapsed
+        results[f"client_cpu_ms_at_{size}_events"] = 1000 * cpu / len(articles)
+        results[f"server_cpu_ms_at_{size}_events"] = 1000 * server_cpu / len(articles)
     return results
 
 
@@ -173,6 +183,10 @@ def run(shared: Path, documents: int = 2000, aggregated: int = 400) -> None:
     print(f"aggregation alone (features and event assignment on real valkey, {len(articles)} articles): "
           f"{small:.0f} articles/s with 1,000 active events, "
           f"{large:.0f} articles/s with 100,000; per-article cost ratio {small / large:.2f}x")
+    for size in (1_000, 100_000):
+        print(f"  per article with {size:,} events: {aggregation[f'client_cpu_ms_at_{size}_events']:.2f} ms of "
+              f"Python CPU (features, scoring, Redis client), {aggregation[f'server_cpu_ms_at_{size}_events']:.2f} ms "
+              f"of valkey-server CPU")
 
 
 if __name__ == "__main__":
