@@ -2,8 +2,9 @@
 
 Token representation = word embedding + stem embedding + proclitic and shape embeddings +
 char-CNN (max-pooled) + gazetteer multi-hot; a one-layer BiLSTM reads the sentence and a
-linear-chain CRF scores tag sequences. Decoding forbids BIO-invalid transitions (O -> I-X,
-B-X -> I-Y) so every output is a well-formed span sequence.
+linear-chain CRF scores tag sequences. Decoding forbids invalid transitions (O -> I-X,
+B-X -> I-Y) so every output is a well-formed span sequence. The tag set is BIO or BIOES (S-X
+single-token spans, E-X span ends, chosen at training); :func:`predict` always returns BIO.
 """
 
 from __future__ import annotations
@@ -45,16 +46,51 @@ class ModelConfig:
         return asdict(self)
 
 
+def is_bioes(tags: list[str]) -> bool:
+    return any(tag.startswith(("E-", "S-")) for tag in tags)
+
+
 def allowed_transitions(tags: list[str]) -> torch.Tensor:
-    """(T, T) bool: may tag j follow tag i under BIO (I-X only after B-X or I-X)."""
+    """(T, T) bool: may tag j follow tag i. BIO: I-X only after B-X or I-X. BIOES also: E-X only
+    after B-X or I-X, and B-X / I-X must be followed by I-X or E-X."""
     size = len(tags)
+    bioes = is_bioes(tags)
     allowed = torch.ones(size, size, dtype=torch.bool)
     for j, tag in enumerate(tags):
-        if tag.startswith("I-"):
+        if tag.startswith("I-") or (bioes and tag.startswith("E-")):
             kind = tag[2:]
             for i, previous in enumerate(tags):
                 allowed[i, j] = previous in (f"B-{kind}", f"I-{kind}")
+    if bioes:
+        for i, previous in enumerate(tags):
+            if previous.startswith(("B-", "I-")):
+                kind = previous[2:]
+                for j, tag in enumerate(tags):
+                    allowed[i, j] = tag in (f"I-{kind}", f"E-{kind}")
     return allowed
+
+
+def to_bioes(tags: list[str]) -> list[str]:
+    """BIO (well-formed, see train.repair_bio) -> BIOES."""
+    out: list[str] = []
+    for index, tag in enumerate(tags):
+        following = tags[index + 1] if index + 1 < len(tags) else "O"
+        continues = following == f"I-{tag[2:]}"
+        if tag.startswith("B-"):
+            out.append(tag if continues else "S-" + tag[2:])
+        elif tag.startswith("I-"):
+            out.append(tag if continues else "E-" + tag[2:])
+        else:
+            out.append(tag)
+    return out
+
+
+def to_bio(tags: list[str]) -> list[str]:
+    """BIOES -> BIO (identity on BIO)."""
+    return [
+        "B-" + tag[2:] if tag.startswith("S-") else "I-" + tag[2:] if tag.startswith("E-") else tag
+        for tag in tags
+    ]
 
 
 class CRF(nn.Module):
@@ -66,11 +102,19 @@ class CRF(nn.Module):
         self.end = nn.Parameter(torch.zeros(size))
         allowed = allowed_transitions(tags)
         self.register_buffer("penalty", (~allowed).float() * NEG, persistent=False)
-        start_penalty = torch.tensor([NEG if tag.startswith("I-") else 0.0 for tag in tags])
+        bioes = is_bioes(tags)
+        inside = ("I-", "E-") if bioes else ("I-",)
+        start_penalty = torch.tensor([NEG if tag.startswith(inside) else 0.0 for tag in tags])
         self.register_buffer("start_penalty", start_penalty, persistent=False)
+        # BIOES: a sentence cannot end inside an open span (B-X, I-X).
+        end_penalty = torch.tensor([NEG if bioes and tag.startswith(("B-", "I-")) else 0.0 for tag in tags])
+        self.register_buffer("end_penalty", end_penalty, persistent=False)
 
     def _trans(self) -> tuple[torch.Tensor, torch.Tensor]:
         return self.transitions + self.penalty, self.start + self.start_penalty
+
+    def _end(self) -> torch.Tensor:
+        return self.end + self.end_penalty
 
     def neg_log_likelihood(
         self, emissions: torch.Tensor, tags: torch.Tensor, mask: torch.Tensor
@@ -86,14 +130,15 @@ class CRF(nn.Module):
             step = transitions[tags[:, t - 1], tags[:, t]] + emissions[rows, t, tags[:, t]]
             gold = gold + step * maskf[:, t]
         last = tags[rows, mask.long().sum(1) - 1]
-        gold = gold + self.end[last]
+        end = self._end()
+        gold = gold + end[last]
         # Partition function by the forward algorithm.
         alpha = start[None, :] + emissions[:, 0]
         for t in range(1, steps):
             scores = alpha[:, :, None] + transitions[None] + emissions[:, t, None, :]
             new_alpha = torch.logsumexp(scores, dim=1)
             alpha = torch.where(mask[:, t, None], new_alpha, alpha)
-        log_z = torch.logsumexp(alpha + self.end[None, :], dim=1)
+        log_z = torch.logsumexp(alpha + end[None, :], dim=1)
         return (log_z - gold).sum()
 
     def decode(self, emissions: torch.Tensor, mask: torch.Tensor) -> list[list[int]]:
@@ -108,7 +153,7 @@ class CRF(nn.Module):
             new_score = best + emissions[:, t]
             score = torch.where(mask[:, t, None], new_score, score)
             history.append(index)
-        score = score + self.end[None, :]
+        score = score + self._end()[None, :]
         lengths = mask.long().sum(1).numpy()
         current = score.argmax(dim=1).numpy()
         paths = np.zeros((batch, steps), dtype=np.int64)
@@ -249,5 +294,5 @@ def predict(model: Tagger, encoded: list[Encoded], tags: list[str], o_bias: floa
                 continue
             paths = model.predict(make_batch([encoded[i] for i in group]), o_bias)
             for index, path in zip(group, paths, strict=True):
-                out[index] = [tags[t] for t in path]
+                out[index] = to_bio([tags[t] for t in path])
     return out

@@ -37,10 +37,15 @@ from services.entities.model import (
     Tagger,
     batches_by_length,
     predict,
+    to_bioes,
 )
 from services.entities.morph import normalize, split_proclitics
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS", "B-MISC", "I-MISC"]
+TAGS_BIOES = ["O", *(f"{p}-{kind}" for kind in ("LOC", "ORG", "PERS", "MISC") for p in "BIES")]
+
+
+Data = list[tuple[list[str], list[str]]]
 
 
 def seed_everything(seed: int) -> None:
@@ -95,26 +100,33 @@ def init_embeddings(model: Tagger, vocabs: Vocabs, sentences: list[list[str]], s
 
 @dataclass
 class TrainConfig:
-    epochs: int = 20
+    # Dev F1 still rose at epoch 25 with the settings below; the neighbour-averaged selection
+    # picks the epoch count, so a longer run only costs time.
+    epochs: int = 30
     dev_fraction: float = 0.1
     seed: int = 13
     batch_size: int = 16
     lr: float = 2e-3
     lr_decay: float = 0.95
-    word_dropout: float = 0.25  # alpha of the rare-word UNK replacement
+    # Alpha of the rare-word UNK replacement. 1.0 (singletons hidden half the time) beat 0.25 on
+    # neighbour-averaged dev F1 (0.773 vs 0.748): new text has more unseen names than ANERcorp repeats.
+    word_dropout: float = 1.0
     hidden: int = 128
     embeddings: bool = True
     consistency_window: int = 20
+    # "bioes" trains with span-end / single-token tags (decoded back to BIO); "bio" as in ANERcorp.
+    # BIOES with 64 char filters per width gave 0.786 and 0.774 neighbour-averaged dev F1 in two
+    # runs, BIO with 50 gave 0.773: no worse, within run-to-run noise. (Swapping training mentions
+    # for other names of the same type, Dai & Adel 2020, lowered it by 1.4-3 points.)
+    tag_scheme: str = "bioes"
+    char_filters: int = 64
     # After model selection on dev, retrain on train+dev for the best epoch count: the dev block
     # is the part of the corpus nearest to the (held-back) test split, too good to leave out.
     full: bool = True
 
 
-Data = list[tuple[list[str], list[str]]]
-
-
 def _dev_scores(model: Tagger, sentences: list[list[str]], encoded: list, gold: list[list[str]], window: int):
-    tagged = predict(model, encoded, TAGS)
+    tagged = predict(model, encoded, model.config.tags)
     return conll_scores(gold, tagged), conll_scores(gold, propagate(sentences, tagged, window))
 
 
@@ -130,9 +142,15 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
     seed_everything(cfg.seed)
     gazetteer = default_gazetteer()
     vocabs = Vocabs.build([tokens for tokens, _ in train_data])
-    tag_index = {tag: i for i, tag in enumerate(TAGS)}
+    tags = TAGS_BIOES if cfg.tag_scheme == "bioes" else TAGS
+    tag_index = {tag: i for i, tag in enumerate(tags)}
+
+    def tag_ids(bio: list[str]) -> np.ndarray:
+        scheme = to_bioes(bio) if cfg.tag_scheme == "bioes" else bio
+        return np.array([tag_index[t] for t in scheme], dtype=np.int64)
+
     train_encoded = [encode(tokens, vocabs, gazetteer) for tokens, _ in train_data]
-    train_tags = [np.array([tag_index[t] for t in tags], dtype=np.int64) for _, tags in train_data]
+    train_tags = [tag_ids(tags) for _, tags in train_data]
     dev_sentences = [tokens for tokens, _ in dev_data]
     dev_gold = [tags for _, tags in dev_data]
     dev_encoded = [encode(tokens, vocabs, gazetteer) for tokens in dev_sentences]
@@ -142,8 +160,9 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
         n_prefixes=len(vocabs.prefixes),
         n_chars=len(vocabs.chars),
         n_gaz=N_FEATURES,
-        tags=TAGS,
+        tags=tags,
         hidden=cfg.hidden,
+        char_filters=cfg.char_filters,
     )
     model = Tagger(config)
     if cfg.embeddings:
@@ -266,9 +285,23 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay)
-    parser.add_argument("--word-dropout", type=float, default=defaults.word_dropout)
+    parser.add_argument(
+        "--word-dropout",
+        type=float,
+        default=defaults.word_dropout,
+        help="alpha of the rare-word UNK replacement: a word seen n times is hidden with p = alpha / (alpha + n)",
+    )
     parser.add_argument("--hidden", type=int, default=defaults.hidden)
     parser.add_argument("--no-embeddings", action="store_true", help="skip the PPMI-SVD initialization")
+    parser.add_argument(
+        "--tag-scheme",
+        choices=("bio", "bioes"),
+        default=defaults.tag_scheme,
+        help="tags the CRF is trained on",
+    )
+    parser.add_argument(
+        "--char-filters", type=int, default=defaults.char_filters, help="filters per char-CNN width"
+    )
     parser.add_argument(
         "--full",
         action=argparse.BooleanOptionalAction,
@@ -285,6 +318,8 @@ def main(argv: list[str] | None = None) -> None:
         word_dropout=args.word_dropout,
         hidden=args.hidden,
         embeddings=not args.no_embeddings,
+        tag_scheme=args.tag_scheme,
+        char_filters=args.char_filters,
         full=args.full,
     )
     train(args.data, args.out, cfg)
