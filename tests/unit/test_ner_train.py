@@ -83,3 +83,35 @@ def test_evaluation_reports_what_the_weights_saw(tmp_path: Path) -> None:
     info = evaluate(model, new_file)["model"]
     assert info["sentences_seen_in_training"] == 0
     assert "warning" not in info
+
+
+def test_bioes_tags_round_trip_and_only_well_formed_paths_are_allowed() -> None:
+    from services.entities.model import allowed_transitions, to_bio, to_bioes
+    from services.entities.train import TAGS_BIOES
+
+    bio = ["B-PERS", "I-PERS", "I-PERS", "O", "B-LOC", "B-LOC", "I-LOC", "O", "B-ORG"]
+    assert to_bioes(bio) == ["B-PERS", "I-PERS", "E-PERS", "O", "S-LOC", "B-LOC", "E-LOC", "O", "S-ORG"]
+    assert to_bio(to_bioes(bio)) == bio
+    allowed = allowed_transitions(TAGS_BIOES)
+
+    def may(before: str, after: str) -> bool:
+        return bool(allowed[TAGS_BIOES.index(before), TAGS_BIOES.index(after)])
+
+    assert may("B-LOC", "E-LOC") and may("I-LOC", "I-LOC") and may("E-LOC", "S-ORG") and may("S-LOC", "O")
+    # An open span must go on or end as the same type; nothing ends a span that was never opened.
+    assert not may("B-LOC", "O") and not may("I-LOC", "B-ORG") and not may("B-LOC", "E-ORG")
+    assert not may("O", "E-LOC") and not may("O", "I-LOC") and not may("S-LOC", "I-LOC")
+
+
+def test_a_bioes_model_tags_in_bio(tmp_path: Path) -> None:
+    data = tmp_path / "tiny.txt"
+    data.write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in sentence) for sentence in SENTENCES * 3) + "\n",
+        encoding="utf-8",
+    )
+    train(data, tmp_path / "model", TrainConfig(epochs=2, dev_fraction=0.25, hidden=16, tag_scheme="bioes"),
+          log=lambda _: None)
+    model = NerModel.load(tmp_path / "model")
+    [tags] = model.tag([[word for word, _ in SENTENCES[0]]])
+    assert len(tags) == len(SENTENCES[0])
+    assert all(tag == "O" or tag[:2] in ("B-", "I-") for tag in tags)
