@@ -113,9 +113,8 @@ def default_gazetteer() -> Gazetteer:
     return Gazetteer.from_dir(DATA_DIR)
 
 
-# Which entity type each list names, for canonical names (the trigger words name no entity).
-_TYPE_OF_LIST = {"COUNTRY": "LOC", "PLACE": "LOC", "CITY": "LOC", "ORG": "ORG", "FIRST": None, "PERSON": "PERS",
-                 "MISC": "MISC"}
+# The entity type of each list that names whole entities (given names and triggers do not).
+_TYPE_OF_LIST = {"COUNTRY": "LOC", "PLACE": "LOC", "CITY": "LOC", "ORG": "ORG", "PERSON": "PERS", "MISC": "MISC"}
 
 
 @lru_cache(maxsize=1)
@@ -124,8 +123,6 @@ def curated_names() -> frozenset[tuple[str, str]]:
     reads as one of them once its proclitics are off (وقرغيزستان) is that name."""
     names: set[tuple[str, str]] = set()
     for category, entity_type in _TYPE_OF_LIST.items():
-        if entity_type is None:
-            continue
         for line in read_list(DATA_DIR / LIST_FILES[category]):
             names.add((entity_type, " ".join(normalize_for_matching(line.split("\t")[0]).split())))
     return frozenset(names)

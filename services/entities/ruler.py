@@ -22,6 +22,7 @@ from pathlib import Path
 
 from services.common.arabic import normalize_for_matching
 
+from .gazetteer import read_list
 from .ner import Mention
 from .tokens import Token, tokenize
 
@@ -44,9 +45,8 @@ class Phrasebook:
     def load(cls) -> Phrasebook:
         phrases: dict[tuple[str, ...], str] = {}
         for name, kind in (("countries.txt", "LOC"), ("organizations.txt", "ORG")):
-            for line in (DATA / name).read_text(encoding="utf-8").splitlines():
-                if line.strip() and not line.startswith("#"):
-                    phrases[tuple(normalize_for_matching(line).split())] = kind
+            for line in read_list(DATA / name):
+                phrases[tuple(normalize_for_matching(line).split())] = kind
         lengths: dict[str, set[int]] = {}
         for phrase in phrases:
             lengths.setdefault(phrase[0], set()).add(len(phrase))
