@@ -129,11 +129,13 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    async def load(self, event_id: str, *, members: bool = True) -> EventRecord | None:
-        raw = await self.client.get(self._event(event_id))
+    async def load(self, event_id: str, *, members: bool = True, via: Any = None) -> EventRecord | None:
+        """The event's record, read through ``via`` when given (a pipeline watching the record)."""
+        client = via if via is not None else self.client
+        raw = await client.get(self._event(event_id))
         if not raw:
             return None
-        listed = await self.client.lrange(self._members(event_id), 0, -1) if members else []
+        listed = await client.lrange(self._members(event_id), 0, -1) if members else []
         return EventRecord.stored(raw, listed)
 
     def _sum_frequencies(self, pipe: Any, features: ArticleFeatures) -> tuple[list[str], list[str]]:
@@ -285,13 +287,6 @@ class EventStore:
             self._remember(changed, changed.profile.event_id)
         return Assignment(event_id, updates, created, len(absorbed), False)
 
-    async def _read_watched(self, pipe: Any, event_id: str) -> EventRecord | None:
-        raw = await pipe.get(self._event(event_id))
-        if not raw:
-            return None
-        listed = await pipe.lrange(self._members(event_id), 0, -1)
-        return EventRecord.stored(raw, listed)
-
     def _index_event(self, pipe: Any, record: EventRecord, df: DocumentFrequencies,
                      touched_entities: Iterable[str]) -> None:
         """File the event under its characteristic terms and the entities the new article brought.
@@ -356,7 +351,7 @@ class EventStore:
             try:
                 async with self.client.pipeline(transaction=True) as pipe:
                     await pipe.watch(self._event(event_id))
-                    record = await self._read_watched(pipe, event_id)
+                    record = await self.load(event_id, via=pipe)
                     if record is None or not record.active:
                         continue
                     record.mark_dormant()
