@@ -6,11 +6,14 @@ import re
 from collections import Counter
 
 import pytest
+import trafilatura
 from lxml import html as lxml_html
+from trafilatura.utils import load_html
 
 from services.common.arabic import normalize_display
+from services.ingest import SAMPLE_FEED
 from services.ingest.cleaning import CleaningError, clean_html
-from services.ingest.html import strip_site_name
+from services.ingest.html import _TRAFILATURA_OPTIONS, extract_page, strip_site_name
 from tests.unit.test_cleaning import PARAGRAPHS, SHARED, TITLE
 
 
@@ -55,6 +58,12 @@ def test_metadata_title_date_author_language() -> None:
     assert doc.published_at == "2024-05-12T09:30:00+03:00"  # the full time, not just the day
     assert doc.author == "سارة الأحمد"
     assert doc.language == "ar"
+
+
+@pytest.mark.shared
+def test_cnn_arabic_fast_path_matches_the_full_cascade() -> None:
+    html, _ = _cnn_page()
+    assert extract_page(html).text == _full_cascade_text(html)
 
 
 def test_html_as_bytes() -> None:
@@ -119,6 +128,52 @@ def test_strip_site_name(title: str, names: tuple[str | None, ...], expected: st
 def test_no_article_raises_cleaning_error(html: str) -> None:
     with pytest.raises(CleaningError):
         clean_html(html)
+
+
+# --- trafilatura's fast path, and its full cascade when that could change the text -------------
+
+STORY = (
+    "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في مدينة الزرقاء بسعة مئتي سرير، وقال الوزير إن "
+    "المستشفى سيخدم أكثر من نصف مليون نسمة في المحافظة والمناطق المجاورة لها."
+)
+CAPTION = (
+    "وقال مصدر في الوزارة إن العمل في المستشفى سيبدأ الشهر المقبل بعد استكمال تجهيز الأقسام "
+    "وتعيين الكوادر الطبية والتمريضية اللازمة لتشغيله بكامل طاقته."
+)
+
+
+def _full_cascade_text(html: str) -> str | None:
+    document = trafilatura.bare_extraction(load_html(html), **_TRAFILATURA_OPTIONS)
+    return document.text if document is not None else None
+
+
+def _fast_text(html: str) -> str:
+    document = trafilatura.bare_extraction(load_html(html), fast=True, **_TRAFILATURA_OPTIONS)
+    return document.text if document is not None else ""
+
+
+def _story_in_divs(*, paragraph: str = "") -> str:
+    """A story told in <div>/<span> blocks, not <p>, which only readability's pass reads whole."""
+    blocks = "".join(f"<div class='para'><span>{STORY}</span></div>" for _ in range(5))
+    related = "".join(f"<div><a href='/x{i}'>{STORY[:60]}</a></div>" for i in range(8))
+    return f"<html><body><div class='wrap'>{paragraph}{blocks}</div><div class='related'>{related}</div></body></html>"
+
+
+@pytest.mark.parametrize(
+    "html",
+    [_story_in_divs(), _story_in_divs(paragraph=f"<p>{CAPTION}</p>")],
+    ids=["fast-path-finds-nothing", "fast-path-finds-one-paragraph"],
+)
+def test_full_cascade_runs_when_the_fast_path_falls_short(html: str) -> None:
+    full = _full_cascade_text(html)
+    assert full and len(full) > 2 * len(_fast_text(html))  # the page needs the cascade
+    assert extract_page(html).text == full
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE_FEED.rglob("*.html")), ids=lambda p: p.stem)
+def test_sample_pages_get_the_full_cascade_text(path) -> None:
+    html = path.read_text(encoding="utf-8")
+    assert extract_page(html).text == _full_cascade_text(html)
 
 
 # --- a real page in ../shared ----------------------------------------------------------------
