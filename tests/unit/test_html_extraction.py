@@ -60,12 +60,6 @@ def test_metadata_title_date_author_language() -> None:
     assert doc.language == "ar"
 
 
-@pytest.mark.shared
-def test_cnn_arabic_fast_path_matches_the_full_cascade() -> None:
-    html, _ = _cnn_page()
-    assert extract_page(html).text == _full_cascade_text(html)
-
-
 def test_html_as_bytes() -> None:
     assert clean_html(news_page(head=METADATA).encode("utf-8")).text == "\n".join(PARAGRAPHS)
 
@@ -221,3 +215,9 @@ def test_cnn_arabic_metadata() -> None:
     assert "CNN" not in doc.title  # the " - CNNArabic.com" suffix is gone
     assert doc.published_at == "2013-08-28"  # read from the Arabic dateline: the page has no date metadata
     assert doc.language == "ar"
+
+
+@pytest.mark.shared
+def test_cnn_arabic_fast_path_matches_the_full_cascade() -> None:
+    html, _ = _cnn_page()
+    assert extract_page(html).text == _full_cascade_text(html)
