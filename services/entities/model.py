@@ -253,12 +253,9 @@ class Tagger(nn.Module):
     def loss(self, batch: Batch, tags: torch.Tensor) -> torch.Tensor:
         return self.crf.neg_log_likelihood(self.emissions(batch), tags, batch.mask)
 
-    def predict(self, batch: Batch, o_bias: float = 0.0) -> list[list[int]]:
-        """Best tag paths; ``o_bias`` > 0 lowers the score of tag 0 (O) to trade precision for recall."""
-        emissions = self.emissions(batch)
-        if o_bias:
-            emissions[:, :, 0] -= o_bias
-        return self.crf.decode(emissions, batch.mask)
+    def predict(self, batch: Batch) -> list[list[int]]:
+        """Best tag paths."""
+        return self.crf.decode(self.emissions(batch), batch.mask)
 
 
 def batches_by_length(
@@ -282,7 +279,7 @@ def batches_by_length(
     return batches
 
 
-def predict(model: Tagger, encoded: list[Encoded], tags: list[str], o_bias: float = 0.0) -> list[list[str]]:
+def predict(model: Tagger, encoded: list[Encoded], tags: list[str]) -> list[list[str]]:
     model.eval()
     lengths = [len(item) for item in encoded]
     out: list[list[str]] = [[] for _ in encoded]
@@ -292,7 +289,7 @@ def predict(model: Tagger, encoded: list[Encoded], tags: list[str], o_bias: floa
             group = [i for i in group if lengths[i] > 0]
             if not group:
                 continue
-            paths = model.predict(make_batch([encoded[i] for i in group]), o_bias)
+            paths = model.predict(make_batch([encoded[i] for i in group]))
             for index, path in zip(group, paths, strict=True):
                 out[index] = to_bio([tags[t] for t in path])
     return out
