@@ -111,7 +111,8 @@ def _fallback_could_win(document: Document, page_chars: int) -> bool:
 
 
 def _visible_chars(tree: HtmlElement) -> int:
-    """Characters of text on the page outside scripts and styles: an upper bound on any extraction."""
+    """Characters of text on the page outside scripts and styles: an upper bound on any extraction.
+    (trafilatura's html2txt measures the same, at ten times the cost of this walk.)"""
     body = tree.find("body")
     count = 0
     for element in (body if body is not None else tree).iter():
