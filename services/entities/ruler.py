@@ -6,8 +6,9 @@ ANERcorp, which the model learns from, tags ministries and many organisation nam
 model's mentions, never overlapping them:
 
 * phrases from the curated organisation and country lists (data/organizations.txt,
-  data/countries.txt), clitics allowed on the first word (ولجبهة النصرة); a curated phrase that
-  covers a shorter model mention entirely replaces it (المرصد السوري -> the observatory's full name);
+  data/countries.txt), clitics allowed on the first word (ولجبهة النصرة), but no one-word
+  organisation that is also a place or a common word; a curated phrase that covers a shorter
+  model mention entirely replaces it (المرصد السوري -> the observatory's full name);
 * ministries: وزارة/وزير-less ``وزارة`` + its portfolio + an optional nationality adjective.
 
 ``ner-eval`` scores the model alone, on ANERcorp's conventions; the ruler serves the pipeline.
@@ -22,7 +23,7 @@ from pathlib import Path
 
 from services.common.arabic import normalize_for_matching
 
-from .gazetteer import read_list
+from .gazetteer import curated_names, read_list
 from .ner import Mention
 from .tokens import Token, tokenize
 
@@ -44,13 +45,25 @@ class Phrasebook:
     @cache
     def load(cls) -> Phrasebook:
         phrases: dict[tuple[str, ...], str] = {}
+        ambiguous = _ambiguous_words()
         for name, kind in (("countries.txt", "LOC"), ("organizations.txt", "ORG")):
             for line in read_list(DATA / name):
-                phrases[tuple(normalize_for_matching(line).split())] = kind
+                phrase = tuple(normalize_for_matching(line).split())
+                # One word that is also a place or a common word (برشلونة the club or the city,
+                # القاعدة the group or "the base") is left to the model, which sees the context.
+                if kind == "ORG" and len(phrase) == 1 and phrase[0] in ambiguous:
+                    continue
+                phrases[phrase] = kind
         lengths: dict[str, set[int]] = {}
         for phrase in phrases:
             lengths.setdefault(phrase[0], set()).add(len(phrase))
         return cls(phrases, {word: tuple(sorted(n, reverse=True)) for word, n in lengths.items()})
+
+
+def _ambiguous_words() -> frozenset[str]:
+    places = {name for kind, name in curated_names() if kind == "LOC"}
+    common = {normalize_for_matching(word) for word in read_list(DATA / "stopwords.txt")}
+    return frozenset(places | common)
 
 
 @lru_cache(maxsize=100_000)

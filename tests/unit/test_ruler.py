@@ -29,3 +29,12 @@ def test_the_model_keeps_what_it_found_unless_a_curated_name_covers_it() -> None
     clash = Mention("MISC", crossing, crossing + len("الروسية أن"), "الروسية أن")
     added, _ = curated_mentions(TEXT, [clash])
     assert not any(m.text.startswith("وزارة") for m in added)  # a crossing overlap is left to the model
+
+
+def test_one_word_names_that_are_also_places_or_common_words_are_left_to_the_model() -> None:
+    text = "وصل الوفد إلى برشلونة بعد زيارة القاعدة العسكرية، وأعلن نادي ريال مدريد فوزه."
+    added, _ = curated_mentions(text, [])
+    found = {(m.type, m.text) for m in added}
+    assert ("ORG", "برشلونة") not in found  # the city, as often as the club
+    assert ("ORG", "القاعدة") not in found  # "the base"
+    assert ("ORG", "ريال مدريد") in found  # a longer name says which it is
