@@ -48,6 +48,10 @@ SETTINGS_HELP: list[tuple[str, str, str, str]] = [
     ("MARSAD_EVENT_THRESHOLD", "event_threshold", "0.25", "Similarity an article needs to join an event."),
     ("MARSAD_EVENT_DORMANT_HOURS", "event_dormant_hours", "72",
      "Hours of stream time without a new article after which an event goes dormant."),
+    ("MARSAD_EVENT_BATCH", "event_batch", "64",
+     "Most articles the events worker assigns in one Redis transaction (1: one at a time)."),
+    ("MARSAD_EVENT_BATCH_WAIT", "event_batch_wait", "0.2",
+     "Seconds the events worker waits to fill a batch before assigning what it has."),
     ("MARSAD_TRENDS_INTERVAL", "trends_interval", "60", "Seconds between trend snapshots on the trends topic."),
     ("MARSAD_SOURCES", "sources", "",
      "TOML file of feeds, news sitemaps and pages the ingest worker polls (unset: no polling)."),
@@ -95,6 +99,8 @@ class Settings:
     ner_backend: str = "default"
     event_threshold: float = 0.25
     event_dormant_hours: float = 72.0
+    event_batch: int = 64
+    event_batch_wait: float = 0.2
     trends_interval: float = 60.0
     sources: str = ""
     fetch_allow: str = ""
@@ -142,6 +148,8 @@ class Settings:
             # Credentials without a SASL protocol are a forgotten KAFKA_SECURITY_PROTOCOL, not a choice.
             raise ConfigError(f"KAFKA_SASL_USERNAME/KAFKA_SASL_PASSWORD are set but KAFKA_SECURITY_PROTOCOL="
                               f"{self.kafka_security_protocol} does not use SASL: set SASL_SSL or SASL_PLAINTEXT")
+        if self.event_batch < 1:
+            raise ConfigError(f"MARSAD_EVENT_BATCH={self.event_batch} is not valid: expected 1 or more")
         if self.redis_ssl_keyfile and not self.redis_ssl_certfile:
             raise ConfigError("REDIS_SSL_KEYFILE is set without REDIS_SSL_CERTFILE, the certificate it belongs to")
 

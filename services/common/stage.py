@@ -69,6 +69,7 @@ class Delivery:
 
 
 Handler = Callable[[dict[str, Any], Delivery], Awaitable[None]]
+BatchHandler = Callable[[list[tuple[dict[str, Any], Delivery]]], Awaitable[None]]
 
 
 class Stage:
@@ -117,66 +118,115 @@ class Stage:
 
     def consume(self, spec: TopicSpec, handler: Handler) -> None:
         """Run ``handler`` on every valid message of ``spec``'s topic; dead-letter the rest."""
-        from .codec import decode
-
-        source = self.topic(spec)
-        stage = self.name
-        # Series exist from the start at 0, so the first burst shows up as a rate, not a jump from nothing.
-        MESSAGES_CONSUMED.labels(stage, spec.name)
-        for error_class in (dead_letters.DECODE, dead_letters.SCHEMA, dead_letters.PROCESSING):
-            DEAD_LETTERS.labels(stage, spec.name, error_class)
+        self._register(spec)
 
         async def agent(stream: faust.StreamT) -> None:
             async for event in stream.events():
-                message = event.message
-                delivery = Delivery(message.topic, message.partition, message.offset, message.key,
-                                    message.value or b"")
-                MESSAGES_CONSUMED.labels(stage, spec.name).inc()
                 started = time.perf_counter()
                 try:
-                    decoded = decode(spec, message.value)
-                except DecodeError as exc:
-                    await self.send_dead_letter(delivery, dead_letters.DECODE, str(exc), None)
-                except SchemaError as exc:
-                    await self.send_dead_letter(delivery, dead_letters.SCHEMA, str(exc), None)
-                else:
-                    await self._handle_with_retries(handler, decoded, delivery)
+                    decoded, delivery = await self._decoded(spec, event.message)
+                    if decoded is not None:
+                        await self._handle_with_retries(handler, decoded, delivery)
                 finally:
-                    PROCESSING_SECONDS.labels(stage).observe(time.perf_counter() - started)
-                    self._positions[(message.topic, message.partition)] = message.offset + 1
+                    PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
+                    self._positions[(event.message.topic, event.message.partition)] = event.message.offset + 1
 
-        agent.__name__ = f"{stage}_{spec.name.replace('-', '_')}"
+        self._add_agent(spec, agent)
+
+    def consume_batches(self, spec: TopicSpec, handler: BatchHandler, single: Handler, size: int,
+                        within: float) -> None:
+        """Like :meth:`consume`, but valid messages go to ``handler`` in batches of up to ``size``,
+        gathered for at most ``within`` seconds; offsets are committed once a batch is handled.
+        A batch that fails for any reason but a passing outage is handled again one message at a
+        time with ``single``, so a poison message goes to the dead-letter topic alone."""
+        self._register(spec)
+
+        async def agent(stream: faust.StreamT) -> None:
+            async for events in stream.take_events(size, within):
+                started = time.perf_counter()
+                try:
+                    batch = []
+                    for event in events:
+                        decoded, delivery = await self._decoded(spec, event.message)
+                        if decoded is not None:
+                            batch.append((decoded, delivery))
+                    if batch:
+                        await self._handle_batch(handler, single, batch)
+                finally:
+                    elapsed = (time.perf_counter() - started) / max(len(events), 1)
+                    for event in events:
+                        PROCESSING_SECONDS.labels(self.name).observe(elapsed)
+                        self._positions[(event.message.topic, event.message.partition)] = event.message.offset + 1
+
+        self._add_agent(spec, agent)
+
+    def _register(self, spec: TopicSpec) -> None:
+        # Series exist from the start at 0, so the first burst shows up as a rate, not a jump from nothing.
+        MESSAGES_CONSUMED.labels(self.name, spec.name)
+        for error_class in (dead_letters.DECODE, dead_letters.SCHEMA, dead_letters.PROCESSING):
+            DEAD_LETTERS.labels(self.name, spec.name, error_class)
+
+    def _add_agent(self, spec: TopicSpec, agent: Callable[[faust.StreamT], Awaitable[None]]) -> None:
+        agent.__name__ = f"{self.name}_{spec.name.replace('-', '_')}"
         agent.__qualname__ = agent.__name__
-        self.app.agent(source, name=f"marsad.{stage}.{spec.name}")(agent)
+        self.app.agent(self.topic(spec), name=f"marsad.{self.name}.{spec.name}")(agent)
 
-    async def _handle_with_retries(self, handler: Handler, message: dict[str, Any], delivery: Delivery) -> None:
-        doc_id = message.get("doc_id")
+    async def _decoded(self, spec: TopicSpec, message: Any) -> tuple[dict[str, Any] | None, Delivery]:
+        """The message's content, or None when it went to the dead-letter topic as unreadable."""
+        from .codec import decode
+
+        delivery = Delivery(message.topic, message.partition, message.offset, message.key, message.value or b"")
+        MESSAGES_CONSUMED.labels(self.name, spec.name).inc()
+        try:
+            return decode(spec, message.value), delivery
+        except DecodeError as exc:
+            await self.send_dead_letter(delivery, dead_letters.DECODE, str(exc), None)
+        except SchemaError as exc:
+            await self.send_dead_letter(delivery, dead_letters.SCHEMA, str(exc), None)
+        return None, delivery
+
+    async def _retrying(self, attempt: Callable[[], Awaitable[None]], delivery: Delivery, doc_id: str | None) -> None:
+        """Run ``attempt`` until no transient failure (Redis or Kafka unreachable) stops it:
+        retrying in place keeps order and loses nothing; the lag alert tells operators."""
         backoff = 0.5
         while True:
             try:
-                await handler(message, delivery)
+                await attempt()
                 return
             except TRANSIENT_ERRORS as exc:
-                # Retrying in place keeps order and loses nothing; the lag alert tells operators.
                 RETRIES.labels(self.name, type(exc).__name__).inc()
                 log.warning("%s: transient failure on %s[%d]@%d, retrying in %.1fs: %s", self.name,
                             delivery.topic, delivery.partition, delivery.offset, backoff, exc,
                             extra=self.log_context(delivery, doc_id))
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
-            except ProcessingError as exc:
-                await self.send_dead_letter(delivery, exc.error_class, str(exc), doc_id)
-                return
-            except SchemaError as exc:
-                # Our own output broke its schema: a bug, but the input must not be lost.
-                await self.send_dead_letter(delivery, dead_letters.OUTPUT_SCHEMA, str(exc), doc_id)
-                return
-            except Exception as exc:
-                log.exception("%s: processing failed on %s[%d]@%d", self.name, delivery.topic,
-                              delivery.partition, delivery.offset, extra=self.log_context(delivery, doc_id))
-                await self.send_dead_letter(delivery, dead_letters.PROCESSING,
-                                            f"{type(exc).__name__}: {exc}", doc_id)
-                return
+
+    async def _handle_with_retries(self, handler: Handler, message: dict[str, Any], delivery: Delivery) -> None:
+        doc_id = message.get("doc_id")
+        try:
+            await self._retrying(lambda: handler(message, delivery), delivery, doc_id)
+        except ProcessingError as exc:
+            await self.send_dead_letter(delivery, exc.error_class, str(exc), doc_id)
+        except SchemaError as exc:
+            # Our own output broke its schema: a bug, but the input must not be lost.
+            await self.send_dead_letter(delivery, dead_letters.OUTPUT_SCHEMA, str(exc), doc_id)
+        except Exception as exc:
+            log.exception("%s: processing failed on %s[%d]@%d", self.name, delivery.topic,
+                          delivery.partition, delivery.offset, extra=self.log_context(delivery, doc_id))
+            await self.send_dead_letter(delivery, dead_letters.PROCESSING, f"{type(exc).__name__}: {exc}", doc_id)
+
+    async def _handle_batch(self, handler: BatchHandler, single: Handler,
+                            batch: list[tuple[dict[str, Any], Delivery]]) -> None:
+        first = batch[0][1]
+        try:
+            await self._retrying(lambda: handler(batch), first, None)
+        except Exception as exc:
+            # Handling is idempotent, so whatever the batch did before failing is done again harmlessly.
+            log.warning("%s: a batch of %d from %s[%d]@%d failed (%s: %s); handling its messages one at a time",
+                        self.name, len(batch), first.topic, first.partition, first.offset, type(exc).__name__, exc,
+                        extra=self.log_context(first))
+            for message, delivery in batch:
+                await self._handle_with_retries(single, message, delivery)
 
     # -- producing ---------------------------------------------------------------------------------
 

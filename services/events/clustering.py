@@ -303,3 +303,38 @@ def retrieval_keys(article: ArticleFeatures, df: DocumentFrequencies, limit: int
 def index_terms(event: EventProfile, limit: int = 12) -> list[str]:
     """The event's most characteristic terms, under which the inverted index files it."""
     return sorted(event.terms, key=lambda t: (-event.terms[t], t))[:limit]
+
+
+def most_posted(postings: Iterable[Iterable[str]], limit: int) -> list[str]:
+    """The events filed under most of the given postings (each a list of event ids), most first,
+    ties by id, at most ``limit``: an event that shares many of the article's rare keys is the
+    likeliest home."""
+    hits: dict[str, int] = {}
+    for posting in postings:
+        for event_id in posting:
+            hits[event_id] = hits.get(event_id, 0) + 1
+    return [event_id for event_id, _ in sorted(hits.items(), key=lambda item: (-item[1], item[0]))[:limit]]
+
+
+@dataclass(frozen=True)
+class Decision:
+    target: str | None  # None: open a new event
+    absorb: tuple[str, ...] = ()
+    syndicated: bool = False
+
+
+def choose_event(article: PreparedArticle, candidates: Iterable[EventProfile], original: EventProfile | None,
+                 df: DocumentFrequencies, threshold: float) -> Decision:
+    """Where the article goes: its original's event when it is a copy that also reads like that
+    event (a page whose text is mostly its site's chrome can look like a copy), else the best
+    matching candidate, absorbing the other candidates it proves to be the same story."""
+    if original is not None and matching_events(article, [original], df, threshold):
+        return Decision(original.event_id, syndicated=True)
+    by_id = {profile.event_id: profile for profile in candidates}
+    matches = matching_events(article, by_id.values(), df, threshold)
+    if not matches:
+        return Decision(None)
+    best = by_id[matches[0].event_id]
+    absorbed = events_to_merge(best, [(by_id[m.event_id], m) for m in matches[1:]], df, threshold)
+    survivor = survivor_of([best, *absorbed])
+    return Decision(survivor.event_id, tuple(sorted(e.event_id for e in [best, *absorbed] if e is not survivor)))

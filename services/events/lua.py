@@ -36,44 +36,35 @@ for i = 1, #terms do out[#out + 1] = term_sums[i] end
 for i = 1, #entities do out[#out + 1] = entity_sums[i] end
 return out
 """
-# The events filed most often under the given postings (each read up to ARGV[1] deep), most hits
-# first, ties by id, at most ARGV[2] of them, each with its version from the hash that is the last
-# key. Grouped by hit count and sorted with Lua's own string order rather than one comparator over
-# everything: with crowded postings that sort was the cost.
-MOST_POSTED = """
-local hits, most = {}, 0
-for i = 1, #KEYS - 1 do
-  for _, member in ipairs(redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1)) do
-    local count = (hits[member] or 0) + 1
-    hits[member] = count
-    if count > most then most = count end
-  end
-end
-local by_hits = {}
-for member, count in pairs(hits) do
-  by_hits[count] = by_hits[count] or {}
-  table.insert(by_hits[count], member)
-end
-local chosen, limit = {}, tonumber(ARGV[2])
-for count = most, 1, -1 do
-  local members = by_hits[count]
-  if members and #chosen < limit then
-    table.sort(members)
-    for _, member in ipairs(members) do
-      if #chosen == limit then break end
-      chosen[#chosen + 1] = member
-    end
-  end
-end
+# Each posting's most recent events with their scores, in ZREVRANGE order, ARGV[1] deep.
+RECENT_POSTINGS = """
 local out = {}
-for _, member in ipairs(chosen) do
-  out[#out + 1] = member
-  out[#out + 1] = redis.call('HGET', KEYS[#KEYS], member) or ''
+for i = 1, #KEYS do out[i] = redis.call('ZREVRANGE', KEYS[i], 0, tonumber(ARGV[1]) - 1, 'WITHSCORES') end
+return out
+"""
+# Events' stored versions, and the records of those the caller holds no copy of at that version.
+# KEYS: the events' record keys, then the versions hash. ARGV: event id and the version the caller
+# holds ('' for none), for each event. Returns a version ('' when the event is not in hot state)
+# and a record ('' when not needed) per event.
+CHANGED_RECORDS = """
+local out, versions = {}, KEYS[#KEYS]
+for i = 1, #KEYS - 1 do
+  local version = redis.call('HGET', versions, ARGV[2 * i - 1]) or ''
+  out[#out + 1] = version
+  if version ~= '' and version ~= ARGV[2 * i] then
+    out[#out + 1] = redis.call('GET', KEYS[i]) or ''
+  else
+    out[#out + 1] = ''
+  end
 end
 return out
 """
-ZADD_TO_EACH = """
-for i = 1, #KEYS do redis.call('ZADD', KEYS[i], ARGV[1], ARGV[2]) end
+# A batch's changes to the inverted index. ARGV: event id, score ('' to remove) for each key in turn.
+FILE_POSTINGS = """
+for i = 1, #KEYS do
+  local event, score = ARGV[2 * i - 1], ARGV[2 * i]
+  if score == '' then redis.call('ZREM', KEYS[i], event) else redis.call('ZADD', KEYS[i], score, event) end
+end
 return 0
 """
 ZREM_FROM_EACH = """

@@ -21,7 +21,7 @@ from services.common.stage import Delivery, Stage
 from services.common.topics import ENRICHED_ARTICLES, EVENT_UPDATES, TREND_SNAPSHOTS
 
 from .features import article_features
-from .store import EventStore
+from .store import Assignment, EventStore
 
 DORMANCY_SWEEP_SECONDS = 60.0
 log = logging.getLogger(__name__)
@@ -32,8 +32,7 @@ def build_stage() -> Stage:
     settings = stage.settings
     store = EventStore(stage.redis, stage.keys, settings.event_threshold)
 
-    async def handle(article: dict[str, Any], delivery: Delivery) -> None:
-        assignment = await store.assign(article, article_features(article))
+    async def publish(article: dict[str, Any], delivery: Delivery, assignment: Assignment) -> None:
         # Sent again on a redelivery too: updates are keyed by event id and carry the same version.
         for event_id, update in assignment.updates:
             await stage.send(EVENT_UPDATES, event_id, update)
@@ -48,6 +47,15 @@ def build_stage() -> Stage:
                                                                 article_id=article["article_id"], event_id=event_id))
         DOCUMENTS.labels("events", "assigned").inc()
         observe_latency(article)
+
+    async def handle(article: dict[str, Any], delivery: Delivery) -> None:
+        await publish(article, delivery, await store.assign(article, article_features(article)))
+
+    async def handle_batch(batch: list[tuple[dict[str, Any], Delivery]]) -> None:
+        # One transaction for the whole batch; each article is decided as if alone, in order.
+        assignments = await store.assign_batch([(article, article_features(article)) for article, _ in batch])
+        for (article, delivery), assignment in zip(batch, assignments, strict=True):
+            await publish(article, delivery, assignment)
 
     @stage.app.timer(interval=DORMANCY_SWEEP_SECONDS)
     async def retire_dormant() -> None:
@@ -70,7 +78,7 @@ def build_stage() -> Stage:
             for window, total in store.window_totals.items():
                 TREND_WINDOW_MENTIONS.labels(window).set(total)
 
-    stage.consume(ENRICHED_ARTICLES, handle)
+    stage.consume_batches(ENRICHED_ARTICLES, handle_batch, handle, settings.event_batch, settings.event_batch_wait)
     return stage
 
 

@@ -134,3 +134,64 @@ async def test_an_article_that_bridges_two_events_merges_them(store: EventStore)
     assert survivor["article_count"] == 3
     merged = next(update for _, update in bridge.updates if update["status"] == "merged")
     assert merged["merged_into"] == first.event_id
+
+
+async def _state(client: Any) -> dict[str, Any]:
+    """Everything the store keeps in Redis, member lists as sets (their order is not part of the state)."""
+    state: dict[str, Any] = {}
+    for key in sorted(await client.keys("t:*")):
+        kind = await client.type(key)
+        if kind == "string":
+            state[key] = await client.get(key)
+        elif kind == "hash":
+            state[key] = await client.hgetall(key)
+        elif kind == "zset":
+            state[key] = await client.zrange(key, 0, -1, withscores=True)
+        elif kind == "list":
+            state[key] = sorted(await client.lrange(key, 0, -1))
+    return state
+
+
+def _stream() -> list[dict[str, Any]]:
+    """Articles whose outcome depends on the ones before: joins, a copy, a merge, a redelivery."""
+    school = ("وأعلنت وزارة التربية تعليق الدراسة في مدارس ولاية صحار يومين بعد السيول الجارفة التي ضربت "
+              "المدينة وتضرر الطرق المؤدية إلى المدارس وفق بيان رسمي صدر مساء اليوم")
+    ministry = entity("ORG", "وزارة التربية", "c")
+    return [
+        article("s1", FLOOD, T0, [SOHAR]),
+        article("s2", MATCH, T0 + 30, [HIDAB]),
+        article("s3", school, T0 + 60, [ministry]),
+        article("s4", FLOOD + " وتواصل فرق الإنقاذ البحث عن مفقودين", T0 + 90, [SOHAR], source="other"),
+        article("s5", FLOOD, T0 + 100, [SOHAR], source="copier", duplicate_of="s1"),
+        article("s6", FLOOD + "\n" + school, T0 + 120, [SOHAR, ministry]),
+        article("s2", MATCH, T0 + 30, [HIDAB]),  # redelivered
+        article("s7", school + " وستستأنف الدراسة الأسبوع المقبل", T0 + 150, [ministry], source="other"),
+        article("s8", MATCH + " وفاز فريق الهضاب بهدفين", T0 + 180, [HIDAB], source="other"),
+    ]
+
+
+@pytest.mark.parametrize("size", [2, 4, 9])
+async def test_batches_give_what_one_article_at_a_time_gives(tmp_path: Path, size: int) -> None:
+    outcomes = []
+    for batch in (1, size):
+        server = EmbeddedRedis(tmp_path / f"batch-{batch}").start()
+        client = connect_async(server.url)
+        try:
+            store = EventStore(client, Keys("t:"), threshold=0.25)
+            stream = _stream()
+            assignments = []
+            for start in range(0, len(stream), batch):
+                chunk = stream[start:start + batch]
+                assignments += await store.assign_batch([(item, article_features(item)) for item in chunk])
+            outcomes.append(([(a.event_id, a.created, a.merged, a.repeated,
+                               [(event_id, u["version"], u["status"], u["article_count"]) for event_id, u in a.updates])
+                              for a in assignments], await _state(client)))
+        finally:
+            await client.aclose()
+            server.stop()
+    (one_at_a_time, state), (batched, batched_state) = outcomes
+    assert batched == one_at_a_time
+    assert batched_state == state
+    # The stream does what it is meant to: a merge, a syndicated copy, a redelivery.
+    assert sum(merged for _, _, merged, _, _ in one_at_a_time) == 1
+    assert one_at_a_time[4][0] == one_at_a_time[0][0] and one_at_a_time[6][3]
