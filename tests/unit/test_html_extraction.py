@@ -204,10 +204,12 @@ def test_the_metadata_search_is_not_run() -> None:
 
 
 def test_trafilatura_is_asked_for_the_text_only(monkeypatch: pytest.MonkeyPatch) -> None:
-    def no_search(*args: object, **kwargs: object) -> None:
-        raise AssertionError("trafilatura's metadata search ran")
+    # The costly steps of trafilatura's metadata search, however it is reached, fail the test.
+    for step in ("extract_author", "find_date", "extract_catstags"):
+        def ran(*args: object, step: str = step, **kwargs: object) -> None:
+            raise AssertionError(f"trafilatura's metadata search ran ({step})")
 
-    monkeypatch.setattr(trafilatura.core, "extract_metadata", no_search)
+        monkeypatch.setattr(trafilatura.metadata, step, ran)
     html = news_page(head=METADATA)
     assert extract_page(html, known=FEED).text
     with pytest.raises(AssertionError, match="metadata search ran"):  # the page alone still needs it
