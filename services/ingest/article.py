@@ -14,7 +14,7 @@ from services.common.schemas import SCHEMA_VERSION
 
 from .cleaning import ChromeOracle, CleanedDocument, CleaningError, clean_page, clean_text, extract
 from .decoding import Decoded, DecodingError, Evidence, decode
-from .html import ExtractedPage
+from .html import ExtractedPage, KnownMetadata
 
 ARABIC_MIN_RATIO = 0.5
 
@@ -56,8 +56,19 @@ def extract_document(raw: dict[str, Any]) -> Extracted:
     """Decode and, for HTML, extract the main text; raises CleaningError or DecodingError."""
     decoded = decode_raw(raw)
     text = decoded.text if decoded else str(raw["content"])
-    page = extract(text, url=raw.get("url")) if raw["content_type"] == "text/html" else None
+    page = None
+    if raw["content_type"] == "text/html":
+        page = extract(text, url=raw.get("url"), known=known_metadata(raw))
     return Extracted(raw, text, page, decoded.evidence if decoded else None)
+
+
+def known_metadata(raw: dict[str, Any]) -> KnownMetadata | None:
+    """The title, date and author the document came with (from its feed entry), when it has both a
+    title and a date: then the page is not searched for them. None otherwise, and the page's win."""
+    title, published_at = (raw.get("title") or "").strip(), raw.get("published_at")
+    if not (title and published_at):
+        return None
+    return KnownMetadata(title=title, published_at=published_at, author=raw.get("author") or None)
 
 
 def finish_cleaning(extracted: Extracted, is_known_chrome: ChromeOracle | None = None) -> CleanedDocument:
@@ -105,4 +116,4 @@ def build_article(raw: dict[str, Any], cleaned: CleanedDocument, *, duplicate_of
 
 
 __all__ = ["CleaningError", "DecodingError", "Extracted", "build_article", "clean_document", "content_hash",
-           "decode_raw", "extract_document", "finish_cleaning", "raw_text"]
+           "decode_raw", "extract_document", "finish_cleaning", "known_metadata", "raw_text"]

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 from services.common.arabic import arabic_ratio, normalize_display, normalize_for_matching
 
-from .html import ExtractedPage, ExtractionError, extract_page
+from .html import ExtractedPage, ExtractionError, KnownMetadata, extract_page
 from .lines import Chrome, LineInfo, LineKind, classify_line, headline_key, is_notice, parse_date
 
 __all__ = [
@@ -106,19 +106,23 @@ def clean_html(
     html: str | bytes,
     *,
     url: str | None = None,
+    known: KnownMetadata | None = None,
     is_known_chrome: ChromeOracle | None = None,
 ) -> CleanedDocument:
     """Clean an HTML page: trafilatura's main text and metadata, then the same line passes as
-    :func:`clean_text`. Raises :class:`CleaningError`."""
-    return clean_page(extract(html, url=url), is_known_chrome=is_known_chrome)
+    :func:`clean_text`. ``known`` (a feed entry's title and date) saves the metadata search and
+    wins over the page's; its title is the hint the headline is found by. Raises :class:`CleaningError`."""
+    return clean_page(extract(html, url=url, known=known), is_known_chrome=is_known_chrome)
 
 
-def extract(html: str | bytes, *, url: str | None = None) -> ExtractedPage:
+def extract(
+    html: str | bytes, *, url: str | None = None, known: KnownMetadata | None = None
+) -> ExtractedPage:
     """The page's main text and metadata (the expensive half of :func:`clean_html`)."""
     if not html or not html.strip():
         raise CleaningError("empty document")
     try:
-        return extract_page(html, url=url)
+        return extract_page(html, url=url, known=known)
     except ExtractionError as exc:
         raise CleaningError(str(exc)) from None
 

@@ -35,6 +35,7 @@ class FeedItem:
     link: str
     title: str | None = None
     published: str | None = None  # ISO 8601, UTC
+    author: str | None = None  # the entry's author names, "; " between two
     summary: str | None = None  # HTML as the feed gives it
     content: str | None = None  # HTML as the feed gives it
 
@@ -85,9 +86,17 @@ def _feed_item(entry: feedparser.FeedParserDict, feed_url: str) -> FeedItem | No
         link=link,
         title=_text(entry.get("title")),
         published=_struct_time_iso(entry.get("published_parsed") or entry.get("updated_parsed")),
+        author=_authors(entry),
         summary=_text(entry.get("summary")),
         content=_text(content[0].get("value")) if content else None,
     )
+
+
+def _authors(entry: feedparser.FeedParserDict) -> str | None:
+    # feedparser's "author" is the raw element ("sara@x.com (Sara)"); "authors" has the parsed names,
+    # and an RSS <author> that is only an e-mail address has none.
+    names = (_text(author.get("name")) for author in entry.get("authors") or [])
+    return "; ".join(dict.fromkeys(filter(None, names))) or None
 
 
 def _struct_time_iso(moment: time.struct_time | None) -> str | None:

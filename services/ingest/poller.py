@@ -59,6 +59,7 @@ Publish = Callable[[dict[str, Any]], Awaitable[None]]
 # base64 grows bytes by 4/3 and the raw-document schema caps content at 8,000,000 characters.
 ARTICLE_MAX_BYTES = 5 * 1024 * 1024
 _TITLE_MAX = 2000
+_AUTHOR_MAX = 500
 _URL_MAX = 4096
 
 
@@ -373,6 +374,7 @@ def raw_document(source: Source, item: FeedItem, page: FetchResult) -> dict[str,
         "url": page.final_url if len(page.final_url) <= _URL_MAX else None,
         "title": title,
         "published_at": item.published,
+        "author": item.author[:_AUTHOR_MAX] if item.author else None,
         "received_at": iso(),
         "content_type": "text/html",
         "content_encoding": "base64",

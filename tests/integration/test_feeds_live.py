@@ -2,33 +2,44 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 import time
 from collections.abc import Iterator
 from dataclasses import replace
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from functools import partial
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from xml.sax.saxutils import escape
 
 import pytest
 
+from services.common.arabic import normalize_display
+from services.common.clock import iso
 from services.common.pipeline import Pipeline
 from services.common.redis_store import Keys, connect
+from services.common.topics import CLEAN_ARTICLES
 from services.events.store import current_events
 from services.ingest import SAMPLE_FEED
+from services.ingest.article import clean_document
 from services.ingest.files import iter_documents
 
-from .conftest import start_pipeline
+from .conftest import read_topic, start_pipeline
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).resolve().parents[2]
+# What the feed says of every page, where the page's own metadata give other dates and authors.
+FEED_AUTHOR = "مراسل العينة"
+FEED_DATE = datetime.now(UTC).replace(microsecond=0)  # recent, as a polled feed's items are
 
 
-def write_site(site: Path) -> list[str]:
-    """A small news site: the sample pages and an RSS feed listing them."""
-    pages, items = [], []
+def write_site(site: Path) -> dict[str, str]:
+    """A small news site: the sample pages and an RSS feed listing them, each with its headline,
+    a date and an author. Returns each page's headline by its path under /news/."""
+    headlines: dict[str, str] = {}
     for document in iter_documents([SAMPLE_FEED]):
         assert isinstance(document, dict)
         source_path = Path(document["source_path"])
@@ -36,36 +47,31 @@ def write_site(site: Path) -> list[str]:
         target = site / "news" / relative
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(source_path.read_bytes())
-        pages.append(relative)
-    items = [f"<item><title>{p}</title><link>/news/{p}</link><guid>{p}</guid>"
-             f"<pubDate>{format_datetime(_now())}</pubDate></item>"
-             for p in pages]
+        headlines[relative] = clean_document(document).title  # as the page itself states it
+    items = [f"<item><title>{escape(headline)}</title><link>/news/{p}</link><guid>{p}</guid>"
+             f"<pubDate>{format_datetime(FEED_DATE)}</pubDate><author>desk@sample.net ({FEED_AUTHOR})</author></item>"
+             for p, headline in headlines.items()]
     (site / "feed.xml").write_text(
         '<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel><title>عينة</title>'
         f'<link>/</link><description>sample</description>{"".join(items)}</channel></rss>', encoding="utf-8")
-    return pages
-
-
-def _now():
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
+    return headlines
 
 
 @pytest.fixture
-def site(tmp_path: Path) -> Iterator[tuple[str, list[str]]]:
+def site(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
     root = tmp_path / "site"
     root.mkdir()
-    pages = write_site(root)
+    headlines = write_site(root)
     server = ThreadingHTTPServer(("127.0.0.1", 0), partial(SimpleHTTPRequestHandler, directory=str(root)))
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}", pages
+    yield f"http://127.0.0.1:{server.server_address[1]}", headlines
     server.shutdown()
 
 
-def test_polled_feed_items_become_events(tmp_path: Path, site: tuple[str, list[str]]) -> None:
-    base, pages = site
+def test_polled_feed_items_become_events(tmp_path: Path, site: tuple[str, dict[str, str]]) -> None:
+    base, headlines = site
+    pages = list(headlines)
     sources = tmp_path / "sources.toml"
     sources.write_text(f'[[source]]\nname = "sample-site"\nkind = "rss"\nurl = "{base}/feed.xml"\ninterval = 2\n')
     pipeline: Pipeline = start_pipeline(tmp_path / "home", lambda s: replace(
@@ -91,6 +97,14 @@ def test_polled_feed_items_become_events(tmp_path: Path, site: tuple[str, list[s
                  for a in e["articles"]}
         mixed = [(a, b) for a in where for b in where if story[a] != story[b] and where[a] == where[b]]
         assert not mixed, mixed[:3]
+        # Every article carries its feed entry's headline, date and author (the pages name others).
+        clean = [json.loads(m.value) for m in asyncio.run(read_topic(pipeline.settings, CLEAN_ARTICLES,
+                                                                    until=len(pages), timeout=30))]
+        assert len(clean) == len(pages)
+        for article in clean:
+            page = article["url"].split("/news/", 1)[1]
+            assert (article["title"], article["published_at"], article["author"]) == (
+                normalize_display(headlines[page]), iso(FEED_DATE), FEED_AUTHOR), page
         # A second poll finds nothing new: every page stays in exactly one event.
         time.sleep(5)
         total = sum(e["article_count"] for e in current_events(client, keys))

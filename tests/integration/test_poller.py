@@ -18,7 +18,7 @@ from prometheus_client import REGISTRY
 from services.common.embedded import EmbeddedRedis
 from services.common.redis_store import Keys, connect_async
 from services.common.schemas import validate
-from services.ingest.article import extract_document
+from services.ingest.article import build_article, clean_document, extract_document
 from services.ingest.decoding import decode_bytes
 from services.ingest.http import Fetcher, FetchSettings
 from services.ingest.poller import FeedPoller
@@ -207,6 +207,36 @@ class UnrulySite(CountingSite):
         return web.Response(status=404, text="gone")
 
 
+# A feed entry's title, date and author, and what its page's own metadata say instead.
+ENTRY = ("عاجل: توسعة الميناء التجاري تبدأ اليوم", "Wed, 11 Nov 2026 06:30:00 GMT", "سارة الأحمد")
+PAGE_HEAD = ('<title>توسعة الميناء التجاري | الواحة</title>'
+             '<meta property="og:title" content="توسعة الميناء التجاري">'
+             '<meta property="article:published_time" content="2026-11-10T20:00:00+03:00">'
+             '<meta name="author" content="مكتب الأخبار">')
+
+
+class BylinedSite(CountingSite):
+    """A feed whose one entry names its title, date and author; the page's metadata name others."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.app.router.add_get("/rss.xml", self.rss)
+        self.app.router.add_get("/news/port", self.article)
+
+    async def rss(self, request: web.Request) -> web.Response:
+        title, date, author = ENTRY
+        feed = ('<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" '
+                'xmlns:dc="http://purl.org/dc/elements/1.1/"><channel><title>الواحة</title>'
+                f"<item><title>{title}</title><link>{self.base}/news/port</link><pubDate>{date}</pubDate>"
+                f"<dc:creator>{author}</dc:creator></item></channel></rss>")
+        return web.Response(text=feed, content_type="application/rss+xml")
+
+    async def article(self, request: web.Request) -> web.Response:
+        headline, body = ARTICLES["port"]
+        page = f"<html><head>{PAGE_HEAD}</head><body><h1>{headline}</h1><p>{body}</p></body></html>"
+        return web.Response(text=page, content_type="text/html")
+
+
 @contextlib.asynccontextmanager
 async def serve(site: CountingSite) -> AsyncIterator[str]:
     runner = web.AppRunner(site.app, shutdown_timeout=0.5)
@@ -376,6 +406,23 @@ async def test_a_failing_article_is_retried_then_dropped(
     assert third.result == "not_modified"
     assert len(outbox.documents) == 1 and site.hits["/news/private"] == 0
     assert metric("marsad_feed_errors_total", source=wahat.name, stage="article", reason="robots") == 2
+
+
+async def test_a_polled_item_keeps_its_feed_title_date_and_author(
+        redis: aioredis.Redis, keys: Keys, fetcher: Fetcher) -> None:
+    outbox = Outbox()
+    bylined = BylinedSite()
+    async with serve(bylined):
+        wahat = source("wahat", bylined.base)
+        poller = FeedPoller([wahat], fetcher=fetcher, redis=redis, keys=keys, publish=outbox.publish)
+        assert (await poller.poll_once(wahat)).published == 1
+    [document] = outbox.documents
+    # Through the ingest core as the worker runs it: the feed's fields win over the page's metadata.
+    article = build_article(document, clean_document(document))
+    title, _, author = ENTRY
+    assert (article["title"], article["published_at"], article["author"]) == (
+        title, "2026-11-11T06:30:00.000Z", author)
+    assert ARTICLES["port"][1] in article["text"]
 
 
 async def test_sitemap_index_and_single_page_sources(

@@ -13,7 +13,7 @@ from trafilatura.utils import load_html
 from services.common.arabic import normalize_display
 from services.ingest import SAMPLE_FEED
 from services.ingest.cleaning import CleaningError, clean_html
-from services.ingest.html import _TRAFILATURA_OPTIONS, extract_page, strip_site_name
+from services.ingest.html import _TRAFILATURA_OPTIONS, KnownMetadata, extract_page, strip_site_name
 from tests.unit.test_cleaning import PARAGRAPHS, SHARED, TITLE
 
 
@@ -126,6 +126,12 @@ def test_no_article_raises_cleaning_error(html: str) -> None:
 
 # --- trafilatura's fast path, and its full cascade when that could change the text -------------
 
+# What a feed entry says of a page: a headline worded a little differently from the page's, a date
+# and an author that the page's own metadata (METADATA) do not give.
+FEED = KnownMetadata(
+    title=TITLE.replace("بسعة", "يتسع لـ"), published_at="2026-11-11T06:30:00.000Z", author="مراسل الواحة"
+)
+
 STORY = (
     "أعلنت وزارة الصحة اليوم افتتاح مستشفى جديد في مدينة الزرقاء بسعة مئتي سرير، وقال الوزير إن "
     "المستشفى سيخدم أكثر من نصف مليون نسمة في المحافظة والمناطق المجاورة لها."
@@ -158,16 +164,75 @@ def _story_in_divs(*, paragraph: str = "") -> str:
     [_story_in_divs(), _story_in_divs(paragraph=f"<p>{CAPTION}</p>")],
     ids=["fast-path-finds-nothing", "fast-path-finds-one-paragraph"],
 )
-def test_full_cascade_runs_when_the_fast_path_falls_short(html: str) -> None:
+@pytest.mark.parametrize("known", [None, FEED], ids=["page-alone", "feed-metadata"])
+def test_full_cascade_runs_when_the_fast_path_falls_short(html: str, known: KnownMetadata | None) -> None:
     full = _full_cascade_text(html)
     assert full and len(full) > 2 * len(_fast_text(html))  # the page needs the cascade
-    assert extract_page(html).text == full
+    assert extract_page(html, known=known).text == full
 
 
 @pytest.mark.parametrize("path", sorted(SAMPLE_FEED.rglob("*.html")), ids=lambda p: p.stem)
 def test_sample_pages_get_the_full_cascade_text(path) -> None:
     html = path.read_text(encoding="utf-8")
     assert extract_page(html).text == _full_cascade_text(html)
+
+
+# --- a feed entry that gives the title and the date: trafilatura's metadata search is skipped ----
+
+
+def test_the_feed_title_date_and_author_win_over_the_page() -> None:
+    doc = clean_html(news_page(head=METADATA), url="https://example.com/news/1", known=FEED)
+    assert (doc.title, doc.published_at, doc.author) == (FEED.title, FEED.published_at, FEED.author)
+    assert doc.text == "\n".join(PARAGRAPHS)  # the page's own headline, worded differently, still left
+    assert doc.language == "ar"
+
+
+def test_without_a_feed_author_the_meta_tags_and_json_ld_give_it() -> None:
+    json_ld = ('<script type="application/ld+json">{"@context": "https://schema.org", '
+               '"@type": "NewsArticle", "author": {"@type": "Person", "name": "سارة الأحمد"}}</script>')
+    known = KnownMetadata(title=TITLE, published_at=FEED.published_at)
+    for head in (METADATA, json_ld):
+        assert clean_html(news_page(head=head), known=known).author == "سارة الأحمد"
+
+
+def test_the_metadata_search_is_not_run() -> None:
+    # A byline only trafilatura's XPath search in the body finds (extract_author): found when the
+    # page is read alone, not when the feed gave the title and date.
+    html = news_page(dateline='<span class="author">سارة الأحمد</span>')
+    assert extract_page(html).author == "سارة الأحمد"
+    assert extract_page(html, known=KnownMetadata(title=TITLE, published_at=FEED.published_at)).author is None
+
+
+def test_trafilatura_is_asked_for_the_text_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The costly steps of trafilatura's metadata search, however it is reached, fail the test.
+    for step in ("extract_author", "find_date", "extract_catstags"):
+        def ran(*args: object, step: str = step, **kwargs: object) -> None:
+            raise AssertionError(f"trafilatura's metadata search ran ({step})")
+
+        monkeypatch.setattr(trafilatura.metadata, step, ran)
+    html = news_page(head=METADATA)
+    assert extract_page(html, known=FEED).text
+    with pytest.raises(AssertionError, match="metadata search ran"):  # the page alone still needs it
+        extract_page(html)
+
+
+def _as_its_feed_gives_it(html: str, url: str | None = None) -> tuple[str, str]:
+    """The page cleaned alone, and again with the title, date and author its feed entry would give."""
+    alone = clean_html(html, url=url)
+    known = KnownMetadata(title=alone.title, published_at=FEED.published_at, author=FEED.author)
+    from_feed = clean_html(html, url=url, known=known)
+    assert (from_feed.title, from_feed.published_at, from_feed.author) == (
+        alone.title, FEED.published_at, FEED.author)
+    assert alone.published_at != FEED.published_at and alone.author != FEED.author  # the page says otherwise
+    assert extract_page(html, url=url, known=known).text == extract_page(html, url=url).text
+    return alone.text, from_feed.text
+
+
+@pytest.mark.parametrize("path", sorted(SAMPLE_FEED.rglob("*.html")), ids=lambda p: p.stem)
+def test_sample_pages_with_feed_metadata_keep_their_text(path) -> None:
+    url = f"https://{path.parent.name}.example/{path.stem}"
+    alone, from_feed = _as_its_feed_gives_it(path.read_text(encoding="utf-8"), url=url)
+    assert from_feed == alone
 
 
 # --- a real page in ../shared ----------------------------------------------------------------
@@ -221,3 +286,10 @@ def test_cnn_arabic_metadata() -> None:
 def test_cnn_arabic_fast_path_matches_the_full_cascade() -> None:
     html, _ = _cnn_page()
     assert extract_page(html).text == _full_cascade_text(html)
+
+
+@pytest.mark.shared
+def test_cnn_arabic_with_feed_metadata_keeps_its_text() -> None:
+    html, _ = _cnn_page()
+    alone, from_feed = _as_its_feed_gives_it(html)
+    assert from_feed == alone

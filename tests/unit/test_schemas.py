@@ -44,6 +44,10 @@ def test_every_topic_schema_requires_schema_version() -> None:
 def test_raw_document_round_trip_and_rejections() -> None:
     message = raw_document()
     assert decode(RAW_DOCUMENTS, encode(RAW_DOCUMENTS, message)) == message
+    from_feed = raw_document(title="عنوان", published_at="2026-11-10T07:00:00Z", author="سارة الأحمد")
+    assert decode(RAW_DOCUMENTS, encode(RAW_DOCUMENTS, from_feed)) == from_feed
+    with pytest.raises(SchemaError, match="author"):
+        encode(RAW_DOCUMENTS, raw_document(author="ع" * 501))
     with pytest.raises(SchemaError, match="received_at"):
         encode(RAW_DOCUMENTS, raw_document(received_at="yesterday"))
     with pytest.raises(SchemaError, match="content_type"):
