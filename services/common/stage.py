@@ -23,7 +23,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from . import dead_letters
+from . import dead_letters, heap
 from .codec import DecodeError, encode
 from .config import Settings
 from .kafka_security import faust_broker_credentials
@@ -327,4 +327,5 @@ class Stage:
         publish_build_info(self.name)
         (self.settings.home / "faust" / self.name).parent.mkdir(parents=True, exist_ok=True)
         sys.argv = [f"marsad-{self.name}", "worker", "--loglevel", self.settings.log_level]
+        heap.settle()
         self.app.main()

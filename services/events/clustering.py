@@ -67,6 +67,11 @@ class DocumentFrequencies:
     def entity_idf(self, entity: str) -> float:
         return self._idf(self.entities.get(entity, 0), ENTITY_PRIOR_RATE)
 
+    def only(self, article: ArticleFeatures) -> DocumentFrequencies:
+        """These frequencies narrowed to the article's own terms and entities."""
+        return DocumentFrequencies(self.documents, {t: self.terms[t] for t in article.terms if t in self.terms},
+                                   {e: self.entities[e] for e in article.entities if e in self.entities}, self.prior)
+
     def entity_information(self, entity: str) -> float:
         """log(1 / rate): near nothing for an entity in most documents, about 4 for one in 2 %."""
         return self.entity_idf(entity) - 1.0

@@ -75,11 +75,11 @@ def terms_of(text: str, weight: float = 1.0) -> Counter[str]:
 
 
 def _terms_of_normalized(normalized: str, weight: float = 1.0) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    for word in _WORD.findall(normalized):
-        term = _term(word)
-        if term is not None:
-            counts[term] += weight
+    counts: Counter[str] = Counter(map(_term, _WORD.findall(normalized)))  # counted in C
+    counts.pop(None, None)  # type: ignore[call-overload]
+    if weight != 1.0:
+        for term in counts:
+            counts[term] *= weight
     return counts
 
 

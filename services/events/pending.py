@@ -9,7 +9,6 @@ messages happen to be fetched. No I/O.
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -33,10 +32,10 @@ class PendingChanges:
     stored_members: dict[str, set[str]] = field(default_factory=dict)
     assigned: dict[str, str] = field(default_factory=dict)  # article id -> event id
     postings: dict[str, dict[str, float | None]] = field(default_factory=dict)  # key -> event -> score; None: removed
-    frequencies: Counter[tuple[int, str, str]] = field(default_factory=Counter)  # (day, kind, key) -> documents
+    frequencies: dict[tuple[int, str], Counter[str]] = field(default_factory=dict)  # (day, kind) -> key -> documents
     documents: Counter[int] = field(default_factory=Counter)  # day -> documents
     trend_counts: dict[int, Counter[str]] = field(default_factory=dict)  # bucket -> canonical id -> mentions
-    entity_names: dict[str, str] = field(default_factory=dict)  # canonical id -> JSON [type, name]
+    entity_names: dict[str, tuple[str, str]] = field(default_factory=dict)  # canonical id -> (type, name)
     clock: float | None = None
 
     # -- events ------------------------------------------------------------------------------------
@@ -93,44 +92,31 @@ class PendingChanges:
         """Document frequencies and trend mentions of one assigned article."""
         day = int(features.timestamp // 86400)
         self.documents[day] += 1
-        for term in features.terms:
-            self.frequencies[(day, "terms", term)] += 1
-        for entity in features.entities:
-            self.frequencies[(day, "entities", entity)] += 1
+        self.frequencies.setdefault((day, "terms"), Counter()).update(features.terms.keys())
+        self.frequencies.setdefault((day, "entities"), Counter()).update(features.entities.keys())
         entities = article.get("entities", [])
         if entities:
             mentions = self.trend_counts.setdefault(bucket_of(features.timestamp), Counter())
             for entity in entities:
                 mentions[entity["canonical_id"]] += entity["count"]
-                self.entity_names[entity["canonical_id"]] = json.dumps(
-                    [entity["type"], entity["canonical_name"]], ensure_ascii=False)
+                self.entity_names[entity["canonical_id"]] = (entity["type"], entity["canonical_name"])
         self.clock = features.timestamp if self.clock is None else max(self.clock, features.timestamp)
 
     def with_counts(self, stored: DocumentFrequencies, features: ArticleFeatures) -> DocumentFrequencies:
         """``stored`` (the article's frequencies as Redis holds them) plus what the batch counted so far."""
-        if not self.documents:
-            return stored
         day = int(features.timestamp // 86400)
-        days = range(day - DF_DAYS + 1, day + 1)
-        if not any(d in self.documents for d in days):
+        days = [d for d in range(day - DF_DAYS + 1, day + 1) if d in self.documents]
+        if not days:
             return stored
-        counts = self.frequencies
-
-        def added(kind: str, values: Iterable[str], base: dict[str, int]) -> dict[str, int]:
-            out = dict(base)
-            for value in values:
-                extra = sum(counts.get((d, kind, value), 0) for d in days)
-                if extra:
-                    out[value] = out.get(value, 0) + extra
-            return out
-
-        return DocumentFrequencies(stored.documents + sum(self.documents.get(d, 0) for d in days),
-                                   added("terms", features.terms, dict(stored.terms)),
-                                   added("entities", features.entities, dict(stored.entities)))
-
-    def frequency_increments(self) -> dict[tuple[int, str], dict[str, int]]:
-        """(day, kind) -> key -> documents to add, for writing."""
-        out: dict[tuple[int, str], dict[str, int]] = {}
-        for (day, kind, key), count in sorted(self.frequencies.items()):
-            out.setdefault((day, kind), {})[key] = count
-        return out
+        terms, entities = dict(stored.terms), dict(stored.entities)
+        for d in days:
+            for kind, values, out in (("terms", features.terms, terms), ("entities", features.entities, entities)):
+                counted = self.frequencies.get((d, kind))
+                if not counted:
+                    continue
+                for value in values:
+                    extra = counted.get(value)
+                    if extra:
+                        out[value] = out.get(value, 0) + extra
+        return DocumentFrequencies(stored.documents + sum(self.documents[d] for d in days), terms, entities,
+                                   stored.prior)

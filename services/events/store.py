@@ -174,11 +174,12 @@ class EventStore:
         listed = await client.lrange(self._members(event_id), 0, -1) if members else []
         return EventRecord.stored(raw, listed)
 
-    def _sum_frequencies(self, pipe: Any, features: ArticleFeatures) -> tuple[list[str], list[str]]:
-        """Queue the rolling document frequencies of the article's terms and entities over the last
-        DF_DAYS days; returns the terms and entities in the order the counts will come back."""
-        terms, entities = sorted(features.terms), sorted(features.entities)
-        day = int(features.timestamp // 86400)
+    def _sum_frequencies(self, pipe: Any, day: int, features: Iterable[ArticleFeatures]) -> tuple[list[str], list[str]]:
+        """Queue the rolling document frequencies, over the DF_DAYS days up to ``day``, of every
+        term and entity of these articles (asked once however many of them share it); returns the
+        terms and entities in the order the counts will come back."""
+        terms = sorted({t for f in features for t in f.terms})
+        entities = sorted({e for f in features for e in f.entities})
         keys = [self._df(d, kind) for d in range(day - DF_DAYS + 1, day + 1)
                 for kind in ("documents", "terms", "entities")]
         pipe.eval(lua.SUM_FREQUENCIES, len(keys), *keys, len(terms), *terms, *entities)
@@ -234,7 +235,9 @@ class EventStore:
 
     async def _read_batch(self, items: list[_Item], pending: PendingChanges) -> None:
         """Which articles are done already, and every other's frequencies, weights and index keys."""
-        asked = []
+        by_day: dict[int, list[ArticleFeatures]] = {}
+        for item in items:
+            by_day.setdefault(int(item.features.timestamp // 86400), []).append(item.features)
         async with self.client.pipeline(transaction=False) as pipe:
             for item in items:
                 features = item.features
@@ -242,16 +245,17 @@ class EventStore:
                 # An event named after the article means the article opened it, even if its own
                 # assignment has expired since.
                 pipe.exists(self._event(event_id_for(features.article_id)))
-                asked.append(self._sum_frequencies(pipe, features))
                 if features.duplicate_of:
                     pipe.get(self._article(features.duplicate_of))
+            asked = {day: self._sum_frequencies(pipe, day, group) for day, group in by_day.items()}
             replies = iter(await pipe.execute())
+        states = [(next(replies), next(replies), next(replies) if item.features.duplicate_of else None)
+                  for item in items]
+        stored = {day: self._frequencies_from(*asked[day], next(replies)) for day in by_day}
         seen: set[str] = set()
-        for item, (terms, entities) in zip(items, asked, strict=True):
+        for item, (done, opened, original_event) in zip(items, states, strict=True):
             features = item.features
-            done, opened, counts = next(replies), next(replies), next(replies)
-            if features.duplicate_of:
-                item.original_event = next(replies)
+            item.original_event = original_event
             if done or opened:
                 item.done = done or event_id_for(features.article_id)
                 continue
@@ -259,7 +263,7 @@ class EventStore:
                 item.again = True
                 continue
             seen.add(features.article_id)
-            item.df = pending.with_counts(self._frequencies_from(terms, entities, counts), features)
+            item.df = pending.with_counts(stored[int(features.timestamp // 86400)].only(features), features)
             pending.count(item.article, features)
             item.prepared = prepare(features, item.df)
             entity_keys, term_keys = retrieval_keys(features, item.df)
@@ -493,13 +497,14 @@ class EventStore:
         for day, documents in pending.documents.items():
             pipe.incrby(self._df(day, "documents"), documents)
             pipe.expire(self._df(day, "documents"), ttl)
-        for (day, kind), increments in pending.frequency_increments().items():
-            self._hincrby_many(pipe, self._df(day, kind), increments, ttl)
+        for (day, kind), increments in sorted(pending.frequencies.items()):
+            if increments:
+                self._hincrby_many(pipe, self._df(day, kind), dict(sorted(increments.items())), ttl)
         for bucket, mentions in sorted(pending.trend_counts.items()):
             self._hincrby_many(pipe, self.keys("tr", "b", str(bucket)), dict(sorted(mentions.items())),
                                BUCKET_TTL_SECONDS)
-        self._set_each(pipe, {self.keys("tr", "n", c): name for c, name in pending.entity_names.items()},
-                       BUCKET_TTL_SECONDS)
+        self._set_each(pipe, {self.keys("tr", "n", c): json.dumps(list(name), ensure_ascii=False)
+                              for c, name in pending.entity_names.items()}, BUCKET_TTL_SECONDS)
         if pending.clock is not None:
             pipe.zadd(self._clock, {"t": pending.clock}, gt=True)
         return written

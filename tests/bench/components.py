@@ -20,6 +20,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from services.common import heap
 from services.common.config import Settings
 from services.common.embedded import EmbeddedRedis
 from services.common.redis_store import Keys, connect_async
@@ -142,6 +143,7 @@ async def _assign_all(store: EventStore, articles: list[dict[str, Any]], batch: 
     """What the events worker does per batch of articles, Kafka aside (features, then assignment):
     seconds of wall time, of this process's CPU and of valkey-server's CPU, so a reader sees which
     side costs."""
+    heap.settle()  # as the worker does once started (services/common/stage.py)
     server_before = await _server_cpu(store.client)
     started, cpu_started = time.perf_counter(), time.process_time()
     for start in range(0, len(articles), batch):

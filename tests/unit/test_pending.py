@@ -33,7 +33,7 @@ def test_frequencies_add_what_the_batch_counted_within_the_window() -> None:
     pending.count({"entities": []}, features("a2", now - DF_DAYS * DAY, ["سيول"], []))  # a day too old
     seen = pending.with_counts(stored, features("a3", now + 60, ["سيول", "صحار", "مدارس"], ["LOC:a"]))
     assert (seen.documents, dict(seen.terms), dict(seen.entities)) == (11, {"سيول": 3, "صحار": 1}, {"LOC:a": 2})
-    assert pending.frequency_increments()[(100, "terms")] == {"سيول": 1, "صحار": 1}
+    assert pending.frequencies[(100, "terms")] == {"سيول": 1, "صحار": 1}
 
 
 def test_trend_mentions_and_clock_are_counted_once_per_article() -> None:
