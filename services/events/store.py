@@ -209,9 +209,9 @@ class EventStore:
 
         Redis is read in three round trips for the whole batch (assignments and frequencies; index
         postings; versions of the likely candidates, with the records that changed) and written
-        once. Each article is
-        decided against what the earlier ones changed (PendingChanges), which gives what one
-        transaction per article would give: how a stream is cut into batches changes nothing."""
+        once. Each article is decided against what the earlier ones changed (PendingChanges),
+        which gives what one transaction per article would give: how a stream is cut into batches
+        changes nothing."""
         while True:
             items = [_Item(article, features) for article, features in batch]
             pending = PendingChanges()
