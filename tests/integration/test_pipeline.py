@@ -32,6 +32,8 @@ from services.ingest.files import document_id, iter_documents
 from tests.conftest import shared_path
 
 from .conftest import produce_raw, read_topic, start_pipeline
+from .test_event_store import FLOOD, SOHAR, T0
+from .test_event_store import article as enriched_article
 
 pytestmark = pytest.mark.integration
 
@@ -181,6 +183,24 @@ def test_malformed_messages_go_to_dead_letters_while_workers_keep_running(pipeli
     metrics = _metrics(ingest.health_url)
     for error_class in ("decode", "schema", "processing"):
         assert _sample(metrics, "marsad_dead_letters_total", error_class=error_class) >= 1, error_class
+
+
+def test_a_bad_message_in_a_batch_of_enriched_articles_is_dead_lettered_alone(pipeline: Pipeline) -> None:
+    """The events worker takes enriched articles in batches: one unreadable message among good
+    ones goes to the dead-letter topic, the others are assigned."""
+    settings = pipeline.settings
+    first, second = (enriched_article(f"batch-good-{n}", FLOOD, T0 + 60 * n, [SOHAR]) for n in (1, 2))
+    broken = json.dumps({"schema_version": 1, "doc_id": "batch-bad", "article_id": "batch-bad"}).encode()
+    asyncio.run(produce_raw(settings, ENRICHED_ARTICLES, [
+        (b"batch-good-1", json.dumps(first, ensure_ascii=False).encode()), (b"batch-bad", broken),
+        (b"batch-good-2", json.dumps(second, ensure_ascii=False).encode()),
+    ]))
+    outcomes = wait_for_outcomes(settings, ["batch-good-1", "batch-bad", "batch-good-2"], stall_timeout=120,
+                                 check_alive=lambda: _alive(pipeline))
+    assert outcomes["batch-bad"] == "dead-letter:events:schema"
+    assert outcomes["batch-good-1"].startswith("event:")
+    assert outcomes["batch-good-2"] == outcomes["batch-good-1"]  # the same story, in one event
+    _alive(pipeline)
 
 
 def _metrics(url: str) -> str:
