@@ -165,16 +165,15 @@ class EventStore:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    async def load(self, event_id: str, *, members: bool = True, via: Any = None) -> EventRecord | None:
+    async def load(self, event_id: str, *, via: Any = None) -> EventRecord | None:
         """The event's record, read through ``via`` when given (a pipeline watching the record)."""
         client = via if via is not None else self.client
         raw = await client.get(self._event(event_id))
         if not raw:
             return None
-        listed = await client.lrange(self._members(event_id), 0, -1) if members else []
-        return EventRecord.stored(raw, listed)
+        return EventRecord.stored(raw, await client.lrange(self._members(event_id), 0, -1))
 
-    def _sum_frequencies(self, pipe: Any, day: int, features: Iterable[ArticleFeatures]) -> tuple[list[str], list[str]]:
+    def _sum_frequencies(self, pipe: Any, day: int, features: Sequence[ArticleFeatures]) -> tuple[list[str], list[str]]:
         """Queue the rolling document frequencies, over the DF_DAYS days up to ``day``, of every
         term and entity of these articles (asked once however many of them share it); returns the
         terms and entities in the order the counts will come back."""
@@ -479,11 +478,8 @@ class EventStore:
                 pipe.hset(self._versions, event_id, record.version)
                 pipe.zadd(self._active, {event_id: record.profile.last_ts})
                 written[event_id] = _Stored(record.version, raw, [*read.member_lists.get(event_id, []), *added])
-            else:  # absorbed by a merge: out of hot state; its record and members expire later
-                pipe.zrem(self._active, event_id)
-                pipe.hdel(self._versions, event_id)
-                pipe.set(self._event(event_id), raw, ex=RETIRED_TTL_SECONDS)
-                pipe.expire(self._members(event_id), RETIRED_TTL_SECONDS)
+            else:  # absorbed by a merge (the batch unfiled its postings)
+                self._retire(pipe, event_id, raw)
         keys, arguments = [], []
         for key, changes in pending.postings.items():
             for event_id, score in changes.items():
@@ -513,18 +509,14 @@ class EventStore:
     def _set_each(pipe: Any, values: dict[str, str], ttl: int) -> None:
         if values:
             pipe.eval(lua.SET_EACH_WITH_TTL, len(values), *values, ttl, *values.values())
-    def _retire(self, pipe: Any, record: EventRecord) -> None:
-        """Take an event out of hot state; its record and members expire later."""
-        event_id = record.profile.event_id
+
+    def _retire(self, pipe: Any, event_id: str, raw: str) -> None:
+        """Take an event out of hot state, its final record ``raw``; record and members expire later.
+        Its postings are the caller's to remove."""
         pipe.zrem(self._active, event_id)
         pipe.hdel(self._versions, event_id)
-        postings = ([self._index("e", e) for e in sorted(record.profile.entities)]
-                    + [self._index("t", t) for t in record.indexed_terms])
-        if postings:
-            pipe.eval(lua.ZREM_FROM_EACH, len(postings), *postings, event_id)
-        pipe.set(self._event(event_id), json.dumps(record.to_json(), ensure_ascii=False), ex=RETIRED_TTL_SECONDS)
+        pipe.set(self._event(event_id), raw, ex=RETIRED_TTL_SECONDS)
         pipe.expire(self._members(event_id), RETIRED_TTL_SECONDS)
-
 
     @staticmethod
     def _hincrby_many(pipe: Any, key: str, increments: dict[str, int], ttl: int) -> None:
@@ -552,7 +544,10 @@ class EventStore:
                         continue
                     record.mark_dormant()
                     pipe.multi()
-                    self._retire(pipe, record)
+                    postings = self._postings_of(record)
+                    if postings:
+                        pipe.eval(lua.ZREM_FROM_EACH, len(postings), *postings, event_id)
+                    self._retire(pipe, event_id, json.dumps(record.to_json(), ensure_ascii=False))
                     await pipe.execute()
                 self._remember(record, event_id)
                 updates.append((event_id, update_message(event_id, record)))
