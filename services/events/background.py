@@ -20,12 +20,28 @@ TABLE = Path(__file__).resolve().parent / "data" / "background_df.tsv.gz"
 # Sentences per news article, to turn per-sentence counts into per-document rarity.
 SENTENCES_PER_DOCUMENT = 12
 MIN_COUNT = 2  # terms seen once tell nothing reliable and would bloat the table
+MAX_CACHED_RATES = 500_000
+
+
+class _Rates(dict[str, float]):
+    """term -> rate, each computed on first use: the clusterer asks for hundreds per article."""
+
+    def __init__(self, background: BackgroundFrequencies) -> None:
+        super().__init__()
+        self._background = background
+
+    def __missing__(self, term: str) -> float:
+        if len(self) >= MAX_CACHED_RATES:  # a long-lived worker meets ever more rare words
+            self.clear()
+        rate = self[term] = self._background.rate(term)
+        return rate
 
 
 class BackgroundFrequencies:
     def __init__(self, documents: int, frequencies: dict[str, int]) -> None:
         self.documents = documents
         self.frequencies = frequencies
+        self.rates: dict[str, float] = _Rates(self)
 
     def rate(self, term: str) -> float:
         """Share of news documents expected to contain ``term`` (never zero: unseen is just rare)."""

@@ -52,17 +52,18 @@ class DocumentFrequencies:
     terms: Mapping[str, int]
     entities: Mapping[str, int]
     prior: BackgroundFrequencies = field(default_factory=background)
-    _term_cache: dict[str, float] = field(default_factory=dict, compare=False, repr=False)
 
     def _idf(self, df: int, prior_rate: float) -> float:
-        rate = (df + PRIOR_DOCUMENTS * prior_rate) / (self.documents + PRIOR_DOCUMENTS)
-        return 1.0 + math.log(1.0 / rate)
+        # 1 + log(1 / rate) with rate = (df + PRIOR_DOCUMENTS * prior_rate) / (documents + PRIOR_DOCUMENTS),
+        # in the same form as term_idfs so that both give the same bits.
+        return math.log(self.documents + PRIOR_DOCUMENTS) + 1.0 - math.log(df + PRIOR_DOCUMENTS * prior_rate)
 
-    def term_idf(self, term: str) -> float:
-        cached = self._term_cache.get(term)
-        if cached is None:
-            cached = self._term_cache[term] = self._idf(self.terms.get(term, 0), self.prior.rate(term))
-        return cached
+    def term_idfs(self, terms: Iterable[str]) -> dict[str, float]:
+        """IDF of each term. An article weighs a few hundred terms (its text and its paragraphs),
+        so this is one loop over locals rather than a call per term."""
+        base = math.log(self.documents + PRIOR_DOCUMENTS) + 1.0
+        counts, rates, log = self.terms, self.prior.rates, math.log
+        return {t: base - log(counts.get(t, 0) + PRIOR_DOCUMENTS * rates[t]) for t in terms}
 
     def entity_idf(self, entity: str) -> float:
         return self._idf(self.entities.get(entity, 0), ENTITY_PRIOR_RATE)
@@ -87,8 +88,9 @@ class Scored:
     time: float
 
 
-def _tfidf(terms: Mapping[str, float], df: DocumentFrequencies) -> dict[str, float]:
-    return {t: (1.0 + math.log(w)) * df.term_idf(t) for t, w in terms.items() if w > 0}
+def _tfidf(terms: Mapping[str, float], idf: Mapping[str, float]) -> dict[str, float]:
+    log = math.log
+    return {t: (1.0 + log(w)) * idf[t] for t, w in terms.items() if w > 0}
 
 
 def _unit(vector: Mapping[str, float]) -> dict[str, float]:
@@ -120,10 +122,11 @@ class PreparedArticle:
 
 
 def prepare(article: ArticleFeatures, df: DocumentFrequencies) -> PreparedArticle:
+    idf = df.term_idfs(article.terms.keys() | set().union(*article.passages))
     return PreparedArticle(
         article,
-        _unit(_tfidf(article.terms, df)),
-        [_unit(_tfidf(p, df)) for p in article.passages],
+        _unit(_tfidf(article.terms, idf)),
+        [_unit(_tfidf(p, idf)) for p in article.passages],
         {e: df.entity_information(e) * (0.5 + 0.5 * s) for e, s in article.entities.items()},
     )
 
@@ -300,7 +303,7 @@ def retrieval_keys(article: ArticleFeatures, df: DocumentFrequencies, limit: int
     events are active.
     """
     entities = sorted(article.entities, key=lambda e: (-df.entity_idf(e) * (0.5 + article.entities[e]), e))
-    weighted = _tfidf(article.terms, df)
+    weighted = _tfidf(article.terms, df.term_idfs(article.terms))
     terms = sorted(weighted, key=lambda t: (-weighted[t], t))
     return entities[:limit], terms[:limit]
 
