@@ -130,3 +130,29 @@ def test_only_an_article_that_tells_both_stories_in_full_merges_two_events() -> 
     weak = score(digest, town, DF)
     assert weak.passages > 0.99 and weak.score >= 0.25 and weak.text < 0.3
     assert events_to_merge(strike, [(town, weak)], DF, 0.25) == []
+
+
+def test_idf_rises_with_rarity_in_the_stream_and_in_the_background() -> None:
+    import math
+
+    from services.events.background import BackgroundFrequencies
+
+    prior = BackgroundFrequencies(1000, {"قصف": 400, "عقيربات": 1})
+    df = DocumentFrequencies(100, {"قصف": 40, "صاروخ": 60}, {}, prior)
+    idf = df.term_idfs(["قصف", "صاروخ", "عقيربات", "كاليبر"])
+    # Stream counts speak next to the prior: unknown to the background, common in the stream.
+    assert idf["صاروخ"] < idf["عقيربات"]
+    # With no stream count, the background decides: rare there, rare here.
+    assert idf["قصف"] < idf["عقيربات"] <= idf["كاليبر"]
+    expected = 1.0 + math.log((100 + 20) / (40 + 20 * prior.rate("قصف")))
+    assert math.isclose(idf["قصف"], expected, rel_tol=1e-12)
+
+
+def test_background_rates_are_cached_and_the_cache_is_bounded(monkeypatch) -> None:
+    import services.events.background as background
+
+    monkeypatch.setattr(background, "MAX_CACHED_RATES", 3)
+    prior = background.BackgroundFrequencies(1000, {"قصف": 400})
+    for term in ("قصف", "صاروخ", "حماه", "فيضان"):
+        assert prior.rates[term] == prior.rate(term)
+    assert 1 <= len(prior.rates) <= 3
