@@ -2,7 +2,8 @@
 
 ``NerModel.load()`` reads the shipped BiLSTM-CRF (``models/ner.pt``, trained by
 ``services.entities.train`` on ANERcorp); ``tag`` labels pre-tokenized sentences with BIO tags
-(the tagger, then document-level consistency over neighbouring sentences) and ``extract`` goes
+(the tagger, then document-level consistency over neighbouring sentences, then person-name
+boundary repairs, ``names.fix_person_names``) and ``extract`` goes
 from raw text to typed mentions with character offsets.
 """
 
@@ -22,6 +23,7 @@ from services.entities.features import Vocabs, encode
 from services.entities.gazetteer import N_FEATURES, Gazetteer, default_gazetteer
 from services.entities.model import MODEL_FILE, MODEL_FORMAT, MODEL_VERSION, ModelConfig, Tagger, predict
 from services.entities.morph import normalize
+from services.entities.names import fix_person_names
 from services.entities.tokens import split_sentences, tokenize
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / MODEL_FILE
@@ -147,12 +149,10 @@ class NerModel:
             for sentence, keep in zip(sentences, visible, strict=True)
         ]
         predicted = predict(self.tagger, encoded, self.tags)
+        shown = [[sentence[i] for i in keep] for sentence, keep in zip(sentences, visible, strict=True)]
         if self.consistency_window > 0:
-            predicted = propagate(
-                [[sentence[i] for i in keep] for sentence, keep in zip(sentences, visible, strict=True)],
-                predicted,
-                self.consistency_window,
-            )
+            predicted = propagate(shown, predicted, self.consistency_window)
+        predicted = fix_person_names(shown, predicted, self.consistency_window)
         result: list[list[str]] = []
         for sentence, keep, tags in zip(sentences, visible, predicted, strict=True):
             full = ["O"] * len(sentence)

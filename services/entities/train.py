@@ -5,10 +5,10 @@
 
 The last ``--dev-fraction`` of sentences (a contiguous block, so whole documents stay on one
 side, like the real test split) is held out for model selection: the epoch whose dev F1
-(tagger + document consistency, as shipped), averaged with its neighbours', is best is chosen
-and its dev scores are printed. Then (unless ``--no-full``) the model is retrained on all
-sentences for that many epochs and saved, with those dev scores and fingerprints of the
-sentences it saw, so ``marsad ner-eval`` can report both.
+(tagger + document consistency + person-name repairs, as shipped), averaged with its
+neighbours', is best is chosen and its dev scores are printed. Then (unless ``--no-full``)
+the model is retrained on all sentences for that many epochs and saved, with those dev scores
+and fingerprints of the sentences it saw, so ``marsad ner-eval`` can report both.
 Everything is seeded and runs on one thread with deterministic algorithms.
 """
 
@@ -40,6 +40,7 @@ from services.entities.model import (
     to_bioes,
 )
 from services.entities.morph import normalize, split_proclitics
+from services.entities.names import fix_person_names
 
 TAGS = ["O", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-PERS", "I-PERS", "B-MISC", "I-MISC"]
 TAGS_BIOES = ["O", *(f"{p}-{kind}" for kind in ("LOC", "ORG", "PERS", "MISC") for p in "BIES")]
@@ -126,8 +127,10 @@ class TrainConfig:
 
 
 def _dev_scores(model: Tagger, sentences: list[list[str]], encoded: list, gold: list[list[str]], window: int):
+    """Scores of the tagger alone and of the output as ``NerModel.tag`` gives it."""
     tagged = predict(model, encoded, model.config.tags)
-    return conll_scores(gold, tagged), conll_scores(gold, propagate(sentences, tagged, window))
+    shipped = fix_person_names(sentences, propagate(sentences, tagged, window), window)
+    return conll_scores(gold, tagged), conll_scores(gold, shipped)
 
 
 def _smoothed(f1s: list[float], epoch: int) -> float:
@@ -202,7 +205,7 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
         if dev_data:
             raw, scores = _dev_scores(model, dev_sentences, dev_encoded, dev_gold, cfg.consistency_window)
             line += (
-                f" dev tagger F1 {raw['f1']:.4f} | +consistency P {scores['precision']:.4f}"
+                f" dev tagger F1 {raw['f1']:.4f} | +consistency+names P {scores['precision']:.4f}"
                 f" R {scores['recall']:.4f} F1 {scores['f1']:.4f}"
             )
         log(f"{line} ({time.perf_counter() - epoch_started:.0f}s)")
