@@ -176,6 +176,12 @@ def _join_touching(words: Sequence[str], tags: Sequence[str]) -> list[str]:
     return result
 
 
+@lru_cache(maxsize=200_000)
+def _first_stems(norm: str) -> frozenset[str]:
+    """What a word may be as the first word of a name: ولمحمود also محمود."""
+    return frozenset(split_proclitics(variant)[1] for variant in lookup_variants(norm))
+
+
 def _complete_repeats(
     sentences: Sequence[Sequence[str]], tags: Sequence[Sequence[str]], window: int
 ) -> list[list[str]]:
@@ -187,7 +193,7 @@ def _complete_repeats(
     for sentence_norms, sentence_tags in zip(norms, tags, strict=True):
         names_in.append({
             (split_proclitics(sentence_norms[start])[1], *sentence_norms[start + 1 : end])
-            for start, end, kind in chunks(list(sentence_tags))
+            for start, end, kind in (chunks(list(sentence_tags)) if "I-PERS" in sentence_tags else ())
             if kind == "PERS" and end - start >= 2
         })
     result = [list(sentence_tags) for sentence_tags in tags]
@@ -196,9 +202,18 @@ def _complete_repeats(
             continue
         known = set().union(*names_in[max(0, index - window) : index + window + 1])
         sentence_norms = norms[index]
+        known_firsts = {name[0] for name in known}
+        # Positions whose word can start a known name: most words start none.
+        candidates = [
+            (start, firsts)
+            for start, norm in enumerate(sentence_norms)
+            if (firsts := _first_stems(norm) & known_firsts)
+        ]
         for length in sorted({len(name) for name in known}, reverse=True):
-            for start in range(len(current) - length + 1):
+            for start, firsts in candidates:
                 end = start + length
+                if end > len(current):
+                    break
                 span = current[start:end]
                 if (
                     "O" not in span
@@ -208,7 +223,6 @@ def _complete_repeats(
                     or (end < len(current) and current[end] == "I-PERS")  # or the right one
                 ):
                     continue
-                firsts = {split_proclitics(variant)[1] for variant in lookup_variants(sentence_norms[start])}
                 if any((first, *sentence_norms[start + 1 : end]) in known for first in firsts):
                     current[start:end] = ["B-PERS"] + ["I-PERS"] * (length - 1)
     return result
