@@ -1,6 +1,6 @@
 """Document-level label consistency, applied after tagging.
 
-News repeats names: a person introduced as «صامويل إيتو» is «إيتو» afterwards, a club named
+News repeats names: a person introduced as «باتريك فييرا» is «فييرا» afterwards, a club named
 once is named again. The tagger decides each sentence alone, so later mentions are often
 missed. Here every name tagged in nearby sentences (a window, since callers may pass many
 documents at once) is looked up again: untagged repeats get the name's majority type, and

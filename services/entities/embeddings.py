@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import numpy as np
 from scipy import sparse
 from sklearn.utils.extmath import randomized_svd
+from threadpoolctl import threadpool_limits
 
 from services.entities.features import UNK, Vocab
 
@@ -53,7 +54,10 @@ def ppmi_svd(
     keep = pmi > 0
     ppmi = sparse.csr_matrix((pmi[keep], (coo.row[keep], coo.col[keep])), shape=(size, size))
     k = min(dim, size - 1)
-    u, s, _ = randomized_svd(ppmi, n_components=k, n_iter=5, random_state=seed)
+    # One BLAS thread: the thread count changes the sums' rounding, and so the vectors and the
+    # model trained from them, from one machine to another.
+    with threadpool_limits(limits=1):
+        u, s, _ = randomized_svd(ppmi, n_components=k, n_iter=5, random_state=seed)
     vectors = u * np.sqrt(s)[None, :]
     norms = np.linalg.norm(vectors, axis=1, keepdims=True)
     vectors = np.divide(vectors, norms, out=np.zeros_like(vectors), where=norms > 0)

@@ -2,7 +2,8 @@
 
 ``NerModel.load()`` reads the shipped BiLSTM-CRF (``models/ner.pt``, trained by
 ``services.entities.train`` on ANERcorp); ``tag`` labels pre-tokenized sentences with BIO tags
-(the tagger, then document-level consistency over neighbouring sentences) and ``extract`` goes
+(the tagger, then document-level consistency over neighbouring sentences, then person-name
+boundary repairs, ``names.fix_person_names``) and ``extract`` goes
 from raw text to typed mentions with character offsets.
 """
 
@@ -22,6 +23,7 @@ from services.entities.features import Vocabs, encode
 from services.entities.gazetteer import N_FEATURES, Gazetteer, default_gazetteer
 from services.entities.model import MODEL_FILE, MODEL_FORMAT, MODEL_VERSION, ModelConfig, Tagger, predict
 from services.entities.morph import normalize
+from services.entities.names import fix_person_names
 from services.entities.tokens import split_sentences, tokenize
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / MODEL_FILE
@@ -139,31 +141,42 @@ class NerModel:
 
     def _tag(self, sentences: list[list[str]]) -> list[list[str]]:
         torch.set_num_threads(1)
-        visible = [
-            [i for i, word in enumerate(sentence) if normalize(word).strip()] for sentence in sentences
-        ]
-        encoded = [
-            encode([sentence[i] for i in keep], self.vocabs, self.gazetteer)
-            for sentence, keep in zip(sentences, visible, strict=True)
-        ]
-        predicted = predict(self.tagger, encoded, self.tags)
-        if self.consistency_window > 0:
-            predicted = propagate(
-                [[sentence[i] for i in keep] for sentence, keep in zip(sentences, visible, strict=True)],
-                predicted,
-                self.consistency_window,
-            )
-        result: list[list[str]] = []
-        for sentence, keep, tags in zip(sentences, visible, predicted, strict=True):
-            full = ["O"] * len(sentence)
-            for index, tag in zip(keep, tags, strict=True):
-                full[index] = tag
-            result.append(full)
-        return result
+        visible = visible_positions(sentences)
+        shown = [[sentence[i] for i in keep] for sentence, keep in zip(sentences, visible, strict=True)]
+        encoded = [encode(words, self.vocabs, self.gazetteer) for words in shown]
+        predicted = finish_tags(shown, predict(self.tagger, encoded, self.tags), self.consistency_window)
+        return with_hidden(sentences, visible, predicted)
 
     def extract(self, text: str) -> list[Mention]:
         """Mentions in ``text`` with exact character offsets (``text[start:end] == mention.text``)."""
         return tagged_mentions(text, self.tag)
+
+
+def visible_positions(sentences: list[list[str]]) -> list[list[int]]:
+    """Per sentence, the positions of tokens with visible content: empty strings and marks
+    such as U+200F are hidden from the network so they cannot split a name."""
+    return [[i for i, word in enumerate(sentence) if normalize(word).strip()] for sentence in sentences]
+
+
+def finish_tags(shown: list[list[str]], predicted: list[list[str]], window: int) -> list[list[str]]:
+    """The tagger's BIO tags as ``NerModel.tag`` gives them: document-level consistency over
+    ``window`` sentences either side (0 = off), then person-name boundary repairs."""
+    if window > 0:
+        predicted = propagate(shown, predicted, window)
+    return fix_person_names(shown, predicted, window)
+
+
+def with_hidden(
+    sentences: list[list[str]], visible: list[list[int]], tags: list[list[str]]
+) -> list[list[str]]:
+    """Tags of the visible tokens spread back over whole sentences, hidden tokens tagged O."""
+    result: list[list[str]] = []
+    for sentence, keep, sentence_tags in zip(sentences, visible, tags, strict=True):
+        full = ["O"] * len(sentence)
+        for index, tag in zip(keep, sentence_tags, strict=True):
+            full[index] = tag
+        result.append(full)
+    return result
 
 
 def tagged_mentions(text: str, tag: Callable[[list[list[str]]], list[list[str]]]) -> list[Mention]:

@@ -61,3 +61,12 @@ def test_shipped_model_records_its_held_out_dev_scores() -> None:
     assert info["trained_on"] in ("train", "train+dev")
     assert 0.5 < info["dev_at_selection"]["f1"] <= 1.0
     assert info["epochs"] >= 1
+
+
+def test_tag_repairs_person_name_boundaries(monkeypatch: pytest.MonkeyPatch) -> None:
+    import services.entities.ner as ner
+
+    # Whatever the network says, a name it cut in two comes out whole (names.fix_person_names).
+    monkeypatch.setattr(ner, "predict", lambda *_: [["O", "B-PERS", "B-PERS", "I-PERS", "O"]])
+    [tags] = default_model().tag([["قال", "ماركو", "فان", "باستن", "."]])
+    assert tags == ["O", "B-PERS", "I-PERS", "I-PERS", "O"]

@@ -115,3 +115,38 @@ def test_a_bioes_model_tags_in_bio(tmp_path: Path) -> None:
     [tags] = model.tag([[word for word, _ in SENTENCES[0]]])
     assert len(tags) == len(SENTENCES[0])
     assert all(tag == "O" or tag[:2] in ("B-", "I-") for tag in tags)
+
+
+def test_dev_scores_are_those_of_the_shipped_output(monkeypatch) -> None:
+    from types import SimpleNamespace
+
+    import services.entities.train as training
+    from services.entities.features import Vocabs
+    from services.entities.gazetteer import default_gazetteer
+
+    # Model selection scores what NerModel.tag returns: the RLM mark hidden from the network,
+    # then consistency and the person-name repairs.
+    sentence = ["قال", "\u200f", "ماركو", "فان", "باستن", "."]
+    gold = ["O", "O", "B-PERS", "I-PERS", "I-PERS", "O"]
+    dev = training._Dev([(sentence, gold)], Vocabs.build([sentence]), default_gazetteer())
+    seen: list = []
+
+    def predict(model, encoded, tags):
+        seen.extend(len(item) for item in encoded)
+        return [["O", "B-PERS", "B-PERS", "I-PERS", "O"]]
+
+    monkeypatch.setattr(training, "predict", predict)
+    raw, shipped = training._dev_scores(SimpleNamespace(config=SimpleNamespace(tags=[])), dev, 20)
+    assert seen == [5]
+    assert raw["f1"] == 0.0
+    assert shipped["f1"] == 1.0
+
+
+def test_averaged_weights_are_the_mean_of_each_tensor() -> None:
+    import torch
+
+    import services.entities.train as training
+
+    states = [{"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([3.0, 6.0])}]
+    assert torch.equal(training._mean_state(states)["w"], torch.tensor([2.0, 4.0]))
+    assert training._mean_state(states[:1]) is states[0]
