@@ -154,6 +154,11 @@ def _copy_state(model: Tagger) -> dict:
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
 
+def _last(history: list[dict], state: dict, count: int) -> list[dict]:
+    """``history`` with ``state`` appended, cut to its last ``count`` entries."""
+    return [*history, state][-count:]
+
+
 def _mean_state(states: list[dict]) -> dict:
     """Element-wise mean of model weights (the last epochs' weights, averaged, generalize a
     little better than the last alone: Izmailov et al. 2018)."""
@@ -230,7 +235,7 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
             total += loss.item()
         scheduler.step()
         line = f"epoch {epoch:2d} loss {total / len(train_encoded):.3f}"
-        history = [*history[len(history) + 1 - cfg.average :], _copy_state(model)]
+        history = _last(history, _copy_state(model), cfg.average)
         state = _mean_state(history)
         evaluated.load_state_dict(state)
         scores: dict = {}

@@ -150,3 +150,13 @@ def test_averaged_weights_are_the_mean_of_each_tensor() -> None:
     states = [{"w": torch.tensor([1.0, 2.0])}, {"w": torch.tensor([3.0, 6.0])}]
     assert torch.equal(training._mean_state(states)["w"], torch.tensor([2.0, 4.0]))
     assert training._mean_state(states[:1]) is states[0]
+
+
+def test_the_averaged_window_holds_the_last_epochs() -> None:
+    import services.entities.train as training
+
+    history: list = []
+    for epoch in range(1, 9):
+        history = training._last(history, {"epoch": epoch}, 5)
+        assert [state["epoch"] for state in history] == list(range(max(1, epoch - 4), epoch + 1))
+    assert training._last(history, {"epoch": 9}, 1) == [{"epoch": 9}]
