@@ -4,7 +4,8 @@
         --out services/entities/models/
 
 The last ``--dev-fraction`` of sentences (a contiguous block, so whole documents stay on one
-side, like the real test split) is held out for model selection: the epoch whose dev F1
+side, like the real test split) is held out for model selection. The model of an epoch is
+the mean of the weights after it and the epochs before it (``--average``, 5); the epoch whose dev F1
 (tagger + document consistency + person-name repairs, as shipped), averaged with its
 neighbours', is best is chosen and its dev scores are printed. Then (unless ``--no-full``)
 the model is retrained on all sentences for that many epochs and saved, with those dev scores
