@@ -296,14 +296,16 @@ def survivor_of(events: Iterable[EventProfile]) -> EventProfile:
     return min(events, key=lambda e: (e.first_ts, e.event_id))
 
 
-def retrieval_keys(article: ArticleFeatures, df: DocumentFrequencies, limit: int = 8) -> tuple[list[str], list[str]]:
-    """The rarest entities and the strongest terms: what the inverted index is asked about.
+def retrieval_keys(article: PreparedArticle, df: DocumentFrequencies, limit: int = 8) -> tuple[list[str], list[str]]:
+    """The rarest entities and the strongest terms (by the article's TF-IDF weights): what the
+    inverted index is asked about.
 
     Asking only about a bounded number of keys keeps the cost per article flat however many
     events are active.
     """
-    entities = sorted(article.entities, key=lambda e: (-df.entity_idf(e) * (0.5 + article.entities[e]), e))
-    weighted = _tfidf(article.terms, df.term_idfs(article.terms))
+    salience = article.features.entities
+    entities = sorted(salience, key=lambda e: (-df.entity_idf(e) * (0.5 + salience[e]), e))
+    weighted = article.text
     terms = sorted(weighted, key=lambda t: (-weighted[t], t))
     return entities[:limit], terms[:limit]
 

@@ -265,7 +265,7 @@ class EventStore:
             item.df = pending.with_counts(stored[int(features.timestamp // 86400)].only(features), features)
             pending.count(item.article, features)
             item.prepared = prepare(features, item.df)
-            entity_keys, term_keys = retrieval_keys(features, item.df)
+            entity_keys, term_keys = retrieval_keys(item.prepared, item.df)
             item.index_keys = [self._index("e", e) for e in entity_keys] + [self._index("t", t) for t in term_keys]
 
     async def _read_postings(self, items: list[_Item]) -> _BatchRead:
