@@ -238,9 +238,9 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
         line = f"epoch {epoch:2d} loss {total / len(train_encoded):.3f}"
         history = _last(history, _copy_state(model), cfg.average)
         state = _mean_state(history)
-        evaluated.load_state_dict(state)
         scores: dict = {}
         if dev_data:
+            evaluated.load_state_dict(state)
             raw, scores = _dev_scores(evaluated, dev, cfg.consistency_window)
             line += (
                 f" dev tagger F1 {raw['f1']:.4f} | +consistency+names P {scores['precision']:.4f}"
@@ -352,6 +352,8 @@ def main(argv: list[str] | None = None) -> None:
         help="after choosing the epoch count on dev, retrain on train+dev (default: yes)",
     )
     args = parser.parse_args(argv)
+    if args.average < 1:
+        parser.error("--average must be at least 1 (1: no averaging)")
     cfg = TrainConfig(
         epochs=args.epochs,
         dev_fraction=args.dev_fraction,
