@@ -88,11 +88,17 @@ def _linked(link: str, word: str, norm: str) -> bool:
     return _name_like(word, norm)
 
 
+def _has_prefix(norm: str, prefixes: tuple[str, ...]) -> bool:
+    """Whether ``norm`` starts with one of ``prefixes`` and a word of two letters or more is left
+    (as in ``morph.split_proclitics``): كالن is a name, not ك+ال+ن."""
+    return any(norm.startswith(prefix) and len(norm) - len(prefix) >= 2 for prefix in prefixes)
+
+
 def _surname_like(word: str, norm: str) -> bool:
     return (
         _name_like(word, norm)
         and norm not in _FUNCTION
-        and not norm.startswith(_NOT_SURNAME_PREFIXES)
+        and not _has_prefix(norm, _NOT_SURNAME_PREFIXES)
         and not word.endswith(_PRONOUN_SUFFIXES)
         and not any(variant in _other_names() for variant in lookup_variants(norm))
     )

@@ -80,6 +80,8 @@ def test_name_links_take_the_part_they_link() -> None:
 def test_a_given_name_alone_takes_a_surname_after_it() -> None:
     assert _fixed("وأكد نزار الحمداني أن", [("نزار", "PERS")]) == [("PERS", "نزار الحمداني")]
     assert _fixed("وأكد ولنزار قباني", [("ولنزار", "PERS")]) == [("PERS", "ولنزار قباني")]
+    # Letters that only look like a preposition and article: فال+ح would leave one letter.
+    assert _fixed("وأكد نزار فالح أن", [("نزار", "PERS")]) == [("PERS", "نزار فالح")]
     for words in (
         "قال نزار إنه سيعود",  # function word
         "كتب نزار بالقلم",  # preposition + article
