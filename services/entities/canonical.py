@@ -64,8 +64,11 @@ def clitic_candidates(word: str) -> list[str]:
     return readings[::-1]
 
 
-def strip_clitics(words: list[str], is_known: Callable[[str], bool]) -> list[str]:
-    """Drop proclitics from the first word when the result is a name we know, or an unambiguous ال- form."""
+def strip_clitics(
+    words: list[str], is_known: Callable[[str], bool], is_listed: Callable[[str], bool] = lambda _: False
+) -> list[str]:
+    """Drop proclitics from the first word when the result is a name we know, or an unambiguous
+    ال- form. A name listed as written (``is_listed``: كاليفورنيا, بالتيمور) keeps its first letters."""
     if not words:
         return words
     first = words[0]
@@ -73,7 +76,10 @@ def strip_clitics(words: list[str], is_known: Callable[[str], bool]) -> list[str
         candidate = [reading, *words[1:]]
         if is_known(" ".join(candidate)):
             return candidate
-    for prefix in ("وال", "فال", "بال", "كال"):
+    if is_listed(" ".join(words)):
+        return words
+    # Not كال: ك+ال rarely starts a name, while foreign names often start with those letters (كاليبر).
+    for prefix in ("وال", "فال", "بال"):
         if first.startswith(prefix) and len(first) - len(prefix) >= MIN_STEM - 1:
             return ["ال" + first[len(prefix):], *words[1:]]
     if first.startswith(("ولل", "فلل")) and len(first) > 5:
@@ -91,12 +97,18 @@ def strip_titles(words: list[str]) -> list[str]:
     return words[index:]
 
 
-def mention_key(entity_type: str, text: str, is_known: Callable[[str], bool] = lambda _: False) -> str:
-    """The canonical lookup key of one mention (matching form, one space between words)."""
+def mention_key(
+    entity_type: str,
+    text: str,
+    is_known: Callable[[str], bool] = lambda _: False,
+    is_listed: Callable[[str], bool] = lambda _: False,
+) -> str:
+    """The canonical lookup key of one mention (matching form, one space between words).
+    ``is_known``: names a clitic-stripped reading may be; ``is_listed``: names kept as written."""
     words = normalize_for_matching(text).split()
     if entity_type == "PERS":
         words = strip_titles(words)
-    words = strip_clitics(words, is_known)
+    words = strip_clitics(words, is_known, is_listed)
     key = " ".join(words)
     if entity_type == "LOC":
         key = _loc_form(key)

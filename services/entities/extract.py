@@ -102,10 +102,13 @@ def build_entities(mentions: list[PlacedMention], registry: RegistrySnapshot | N
     plain = {(m.type, " ".join(normalize_for_matching(m.text).split())) for m in mentions}
 
     def keyed(mention: PlacedMention) -> str:
+        def is_listed(key: str) -> bool:
+            return (mention.type, key) in curated or (mention.type, key) in registry.known
+
         def is_known(key: str) -> bool:
-            return (mention.type, key) in plain or (mention.type, key) in registry.known or (
-                (mention.type, key) in curated)
-        return mention_key(mention.type, mention.text, is_known)
+            return (mention.type, key) in plain or is_listed(key)
+
+        return mention_key(mention.type, mention.text, is_known, is_listed)
 
     keys = [keyed(m) for m in mentions]
     person_groups = group_person_names(k for m, k in zip(mentions, keys, strict=True) if m.type == "PERS")

@@ -24,6 +24,27 @@ def test_clitics_are_stripped_only_towards_a_known_name() -> None:
     assert clitic_candidates("وبسوريا") == ["سوريا", "بسوريا"]
 
 
+def test_names_that_start_with_the_letters_of_clitics_keep_them() -> None:
+    listed = {"كاليفورنيا", "بالتيمور"}
+    # Listed as written: not ك+اليفورنيا, not ب+التيمور.
+    assert mention_key("LOC", "كاليفورنيا", listed.__contains__, listed.__contains__) == "كاليفورنيا"
+    assert mention_key("LOC", "بالتيمور", listed.__contains__, listed.__contains__) == "بالتيمور"
+    assert mention_key("LOC", "وكاليفورنيا", listed.__contains__, listed.__contains__) == "كاليفورنيا"
+    # Unlisted: ب+ال is read as clitics, the letters كال as part of the name.
+    assert mention_key("LOC", "بالقاهرة") == "القاهره"
+    assert mention_key("MISC", "كاليبر") == "كاليبر"
+
+
+def test_a_listed_name_is_one_entity_with_its_clitic_forms() -> None:
+    mentions = [
+        PlacedMention("LOC", 0, 10, "كاليفورنيا", False, 1.0),
+        PlacedMention("LOC", 20, 31, "وكاليفورنيا", False, 1.0),
+    ]
+    [entity] = build_entities(mentions).entities
+    assert entity["canonical_name"] == "كاليفورنيا"
+    assert entity["count"] == 2
+
+
 def test_titles_before_a_name_are_not_part_of_it() -> None:
     assert strip_titles("الرئيس الروسي فلاديمير بوتين".split()) == ["فلاديمير", "بوتين"]
     assert mention_key("PERS", "الرئيس الروسي فلاديمير بوتين") == "فلاديمير بوتين"
