@@ -21,7 +21,15 @@ from services.entities.consistency import propagate
 from services.entities.evaluation import chunks, sentence_key
 from services.entities.features import Vocabs, encode
 from services.entities.gazetteer import N_FEATURES, Gazetteer, default_gazetteer
-from services.entities.model import MODEL_FILE, MODEL_FORMAT, MODEL_VERSION, ModelConfig, Tagger, predict
+from services.entities.model import (
+    MODEL_FILE,
+    MODEL_FORMAT,
+    MODEL_VERSION,
+    ModelConfig,
+    Tagger,
+    for_inference,
+    predict,
+)
 from services.entities.morph import normalize
 from services.entities.names import fix_person_names
 from services.entities.tokens import split_sentences, tokenize
@@ -42,7 +50,7 @@ class NerModel:
     def __init__(
         self, tagger: Tagger, vocabs: Vocabs, gazetteer: Gazetteer, consistency_window: int = 20
     ) -> None:
-        self.tagger = tagger.eval()
+        self.tagger = for_inference(tagger)
         self.tagger.char_cache = {}
         self.vocabs = vocabs
         self.gazetteer = gazetteer

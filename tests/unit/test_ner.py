@@ -70,3 +70,32 @@ def test_tag_repairs_person_name_boundaries(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setattr(ner, "predict", lambda *_: [["O", "B-PERS", "B-PERS", "I-PERS", "O"]])
     [tags] = default_model().tag([["قال", "ماركو", "فان", "باستن", "."]])
     assert tags == ["O", "B-PERS", "I-PERS", "I-PERS", "O"]
+
+
+def test_the_int8_tagger_gives_the_float_tagger_s_labels(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from services.entities import model as model_module
+    from services.entities.features import encode
+
+    shipped = default_model()
+    checkpoint = torch.load(DEFAULT_MODEL_PATH, map_location="cpu", weights_only=True)
+    float_tagger = model_module.Tagger(model_module.ModelConfig(**checkpoint["config"]))
+    float_tagger.load_state_dict(checkpoint["state_dict"])
+    quantized = model_module.for_inference(float_tagger)
+    assert isinstance(quantized.lstm, torch.ao.nn.quantized.dynamic.LSTM)
+    assert type(float_tagger.lstm) is torch.nn.LSTM  # the float model is left as it was
+    sentences = [
+        SENTENCE.split(),
+        "أعلن الاتحاد الأوروبي في بروكسل أن رئيس الوزراء البريطاني توني بلير سيزور بغداد".split(),
+        "وصل الرئيس الفرنسي إلى الرياض للقاء ولي العهد السعودي بعد زيارة عمان".split(),
+    ]
+    encoded = [encode(words, shipped.vocabs, shipped.gazetteer) for words in sentences]
+    tags = shipped.tags
+    assert model_module.predict(quantized, encoded, tags) == model_module.predict(float_tagger, encoded, tags)
+
+    def gone(*args, **kwargs):
+        raise RuntimeError("quantized engine unavailable")
+
+    monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", gone)
+    assert model_module.for_inference(float_tagger) is float_tagger
