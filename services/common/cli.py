@@ -110,14 +110,19 @@ def entities(path: Annotated[Path, typer.Argument(exists=True, help="a .txt, .ht
 
 
 @app.command("ner-eval")
-def ner_eval(path: Annotated[Path, typer.Argument(exists=True, help="CoNLL file: 'token TAG' lines")]) -> None:
+def ner_eval(
+    path: Annotated[Path, typer.Argument(exists=True, help="CoNLL file: 'token TAG' lines")],
+    model: Annotated[Path | None, typer.Option(
+        help="a model file or folder, e.g. one `python -m services.entities.train --no-full` wrote "
+             "(default: the shipped model)")] = None,
+) -> None:
     """Score the default NER on a CoNLL file: precision, recall, F1 (conlleval) and tokens/s."""
     from services.entities.evaluation import evaluate
-    from services.entities.ner import default_model
+    from services.entities.ner import NerModel, default_model
 
     try:
-        scores = evaluate(default_model(), path)
-    except ValueError as exc:
+        scores = evaluate(default_model() if model is None else NerModel.load(model), path)
+    except (FileNotFoundError, ValueError) as exc:
         err.print(f"[red]{exc}[/]")
         raise typer.Exit(1) from None
     print(json.dumps(scores, ensure_ascii=False))

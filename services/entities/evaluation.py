@@ -47,6 +47,14 @@ def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
     return sentences
 
 
+def write_conll(path: str | Path, data: Sequence[tuple[Sequence[str], Sequence[str]]]) -> None:
+    """Write (tokens, tags) pairs as ``read_conll`` reads them."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for tokens, tags in data:
+            handle.writelines(f"{token} {tag}\n" for token, tag in zip(tokens, tags, strict=True))
+            handle.write("\n")
+
+
 def sentence_key(tokens: Sequence[str]) -> str:
     """Short fingerprint of a tokenized sentence: model files keep those of their training
     sentences so an evaluation can tell how much of its data the weights have already seen."""

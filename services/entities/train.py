@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from services.entities.embeddings import ppmi_svd
-from services.entities.evaluation import conll_scores, read_conll, sentence_key
+from services.entities.evaluation import conll_scores, read_conll, sentence_key, write_conll
 from services.entities.features import Vocabs, encode, make_batch
 from services.entities.gazetteer import N_FEATURES, default_gazetteer
 from services.entities.model import (
@@ -346,6 +346,11 @@ def main(argv: list[str] | None = None) -> None:
         "--average", type=int, default=defaults.average, help="epochs whose weights are averaged (1: none)"
     )
     parser.add_argument(
+        "--dev-out",
+        default=None,
+        help="also write the held-out dev block to this CoNLL file (to score a --no-full model with marsad ner-eval)",
+    )
+    parser.add_argument(
         "--full",
         action=argparse.BooleanOptionalAction,
         default=defaults.full,
@@ -368,6 +373,10 @@ def main(argv: list[str] | None = None) -> None:
         average=args.average,
         full=args.full,
     )
+    if args.dev_out:
+        _, dev = split_dev(read_conll(args.data), cfg.dev_fraction)
+        write_conll(args.dev_out, dev)
+        print(f"wrote the {len(dev)} dev sentences to {args.dev_out}")
     train(args.data, args.out, cfg)
 
 

@@ -1,5 +1,6 @@
 """End-to-end run of the training code path on a few hand-written sentences (seconds)."""
 
+import json
 from pathlib import Path
 
 from services.entities.evaluation import evaluate
@@ -160,3 +161,35 @@ def test_the_averaged_window_holds_the_last_epochs() -> None:
         history = training._last(history, {"epoch": epoch}, 5)
         assert [state["epoch"] for state in history] == list(range(max(1, epoch - 4), epoch + 1))
     assert training._last(history, {"epoch": 9}, 1) == [{"epoch": 9}]
+
+
+def test_ner_eval_scores_a_model_trained_without_the_dev_block(tmp_path: Path) -> None:
+    from typer.testing import CliRunner
+
+    from services.common.cli import app
+    from services.entities.train import main
+
+    new = [
+        [("وصل", "O"), ("خالد", "B-PERS"), ("إلى", "O"), ("بيروت", "B-LOC")],
+        [("غادر", "O"), ("سمير", "B-PERS"), ("بغداد", "B-LOC"), (".", "O")],
+    ]
+    data = tmp_path / "tiny.txt"
+    data.write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in sentence) for sentence in SENTENCES + new) + "\n",
+        encoding="utf-8",
+    )
+    dev, model = tmp_path / "dev.txt", tmp_path / "model"
+    main(["--data", str(data), "--out", str(model), "--no-full", "--epochs", "1", "--hidden", "8",
+          "--dev-fraction", "0.34", "--dev-out", str(dev)])
+    assert dev.read_text(encoding="utf-8").split() == [part for s in new for pair in s for part in pair]
+
+    result = CliRunner().invoke(app, ["ner-eval", str(dev), "--model", str(model)])
+    assert result.exit_code == 0, result.output
+    scores = json.loads(result.stdout)
+    assert scores["model"]["trained_on"] == "train"
+    assert scores["model"]["sentences_seen_in_training"] == 0
+    assert scores["tokens"] == 8 and 0.0 <= scores["f1"] <= 1.0
+
+    missing = CliRunner().invoke(app, ["ner-eval", str(dev), "--model", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 1
+    assert "not found" in missing.stderr
