@@ -2,9 +2,9 @@
 
 ``NerModel.load()`` reads the shipped BiLSTM-CRF (``models/ner.pt``, trained by
 ``services.entities.train`` on ANERcorp); ``tag`` labels pre-tokenized sentences with BIO tags
-(the tagger, then document-level consistency over neighbouring sentences, then person-name
-boundary repairs, ``names.fix_person_names``) and ``extract`` goes
-from raw text to typed mentions with character offsets.
+(the tagger, run as its int8 copy, ``model.for_inference``, then document-level consistency over
+neighbouring sentences, then person-name boundary repairs, ``names.fix_person_names``) and
+``extract`` goes from raw text to typed mentions with character offsets.
 """
 
 from __future__ import annotations
