@@ -271,14 +271,23 @@ def _fit(train_data: Data, dev_data: Data, epochs: int, cfg: TrainConfig, log) -
 
 
 def train(
-    data_path: str | Path, out_dir: str | Path | None, cfg: TrainConfig | None = None, log=print
+    data_path: str | Path,
+    out_dir: str | Path | None,
+    cfg: TrainConfig | None = None,
+    log=print,
+    dev_out: str | Path | None = None,
 ) -> dict:
-    """Train, report dev scores, and save ``ner.pt`` into ``out_dir`` (if given)."""
+    """Train, report dev scores, and save ``ner.pt`` into ``out_dir`` (if given); ``dev_out``
+    also gets the held-out block, as the file has it."""
     cfg = cfg or TrainConfig()
     started = time.perf_counter()
-    data = [(tokens, repair_bio(tags)) for tokens, tags in read_conll(data_path)]
+    source = read_conll(data_path)
+    data = [(tokens, repair_bio(tags)) for tokens, tags in source]
     train_data, dev_data = split_dev(data, cfg.dev_fraction)
     log(f"{len(train_data)} train / {len(dev_data)} dev sentences (dev = last block of the file)")
+    if dev_out is not None:
+        write_conll(dev_out, source[len(train_data) :])
+        log(f"wrote the {len(dev_data)} dev sentences to {dev_out}")
     checkpoint, scores, best_epoch = _fit(train_data, dev_data, cfg.epochs, cfg, log)
     if dev_data:
         log(
@@ -373,11 +382,7 @@ def main(argv: list[str] | None = None) -> None:
         average=args.average,
         full=args.full,
     )
-    if args.dev_out:
-        _, dev = split_dev(read_conll(args.data), cfg.dev_fraction)
-        write_conll(args.dev_out, dev)
-        print(f"wrote the {len(dev)} dev sentences to {args.dev_out}")
-    train(args.data, args.out, cfg)
+    train(args.data, args.out, cfg, dev_out=args.dev_out)
 
 
 if __name__ == "__main__":
