@@ -59,16 +59,13 @@ for i = 1, #KEYS - 1 do
 end
 return out
 """
-# A batch's changes to the inverted index. ARGV: event id, score ('' to remove) for each key in turn.
+# Changes to the inverted index: a batch's, or a retired event's removals. ARGV: event id, score
+# ('' to remove) for each key in turn.
 FILE_POSTINGS = """
 for i = 1, #KEYS do
   local event, score = ARGV[2 * i - 1], ARGV[2 * i]
   if score == '' then redis.call('ZREM', KEYS[i], event) else redis.call('ZADD', KEYS[i], score, event) end
 end
-return 0
-"""
-ZREM_FROM_EACH = """
-for i = 1, #KEYS do redis.call('ZREM', KEYS[i], ARGV[1]) end
 return 0
 """
 SET_EACH_WITH_TTL = """

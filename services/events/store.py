@@ -480,13 +480,7 @@ class EventStore:
                 written[event_id] = _Stored(record.version, raw, [*read.member_lists.get(event_id, []), *added])
             else:  # absorbed by a merge (the batch unfiled its postings)
                 self._retire(pipe, event_id, raw)
-        keys, arguments = [], []
-        for key, changes in pending.postings.items():
-            for event_id, score in changes.items():
-                keys.append(key)
-                arguments += [event_id, "" if score is None else repr(score)]
-        if keys:
-            pipe.eval(lua.FILE_POSTINGS, len(keys), *keys, *arguments)
+        self._file_postings(pipe, pending.postings)
         self._set_each(pipe, {self._article(a): e for a, e in pending.assigned.items()}, ARTICLE_TTL_SECONDS)
         # Document frequencies and trend buckets: counted once, in the transaction that assigns.
         ttl = (DF_DAYS + 2) * 86400
@@ -504,6 +498,17 @@ class EventStore:
         if pending.clock is not None:
             pipe.zadd(self._clock, {"t": pending.clock}, gt=True)
         return written
+
+    @staticmethod
+    def _file_postings(pipe: Any, postings: dict[str, dict[str, float | None]]) -> None:
+        """Queue changes to the inverted index: key -> event id -> score (None: remove the posting)."""
+        keys, arguments = [], []
+        for key, changes in postings.items():
+            for event_id, score in changes.items():
+                keys.append(key)
+                arguments += [event_id, "" if score is None else repr(score)]
+        if keys:
+            pipe.eval(lua.FILE_POSTINGS, len(keys), *keys, *arguments)
 
     @staticmethod
     def _set_each(pipe: Any, values: dict[str, str], ttl: int) -> None:
@@ -544,9 +549,7 @@ class EventStore:
                         continue
                     record.mark_dormant()
                     pipe.multi()
-                    postings = self._postings_of(record)
-                    if postings:
-                        pipe.eval(lua.ZREM_FROM_EACH, len(postings), *postings, event_id)
+                    self._file_postings(pipe, {key: {event_id: None} for key in self._postings_of(record)})
                     self._retire(pipe, event_id, json.dumps(record.to_json(), ensure_ascii=False))
                     await pipe.execute()
                 self._remember(record, event_id)
