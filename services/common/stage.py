@@ -24,6 +24,7 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import dead_letters, heap
+from .cancellation import raise_if_cancel_lost
 from .codec import DecodeError, encode
 from .config import Settings
 from .kafka_security import faust_broker_credentials
@@ -130,6 +131,7 @@ class Stage:
                 finally:
                     PROCESSING_SECONDS.labels(self.name).observe(time.perf_counter() - started)
                     self._positions[(event.message.topic, event.message.partition)] = event.message.offset + 1
+                raise_if_cancel_lost()
 
         self._add_agent(spec, agent)
 
@@ -157,6 +159,7 @@ class Stage:
                     for event in events:
                         PROCESSING_SECONDS.labels(self.name).observe(elapsed)
                         self._positions[(event.message.topic, event.message.partition)] = event.message.offset + 1
+                raise_if_cancel_lost()
 
         self._add_agent(spec, agent)
 
@@ -198,6 +201,7 @@ class Stage:
                 log.warning("%s: transient failure on %s[%d]@%d, retrying in %.1fs: %s", self.name,
                             delivery.topic, delivery.partition, delivery.offset, backoff, exc,
                             extra=self.log_context(delivery, doc_id))
+                raise_if_cancel_lost()
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, _MAX_BACKOFF_SECONDS)
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.common.cancellation import raise_if_cancel_lost
 from services.common.clock import iso
 from services.common.redis_store import Keys
 from services.common.schemas import SCHEMA_VERSION, SchemaError, validate
@@ -157,6 +158,7 @@ class FeedPoller:
             except Exception:
                 # A source must never take the others down; poll_once already catches what it expects.
                 log.exception("%s: poll crashed", source.name)
+            raise_if_cancel_lost()
             await asyncio.sleep(delay)
 
     async def _first_delay(self, source: Source) -> float:

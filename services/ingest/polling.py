@@ -18,6 +18,7 @@ from typing import Any
 
 import redis.asyncio as aioredis
 
+from services.common.cancellation import raise_if_cancel_lost
 from services.common.config import Settings
 from services.common.redis_store import Keys
 
@@ -69,4 +70,5 @@ async def poll_under_lease(settings: Settings, client: aioredis.Redis, keys: Key
                     polling.cancel()
                     with contextlib.suppress(asyncio.CancelledError):
                         await polling
+        raise_if_cancel_lost()
         await asyncio.sleep(RENEW_SECONDS)

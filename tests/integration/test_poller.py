@@ -468,6 +468,34 @@ async def test_one_failing_feed_does_not_stop_the_others(
     assert metric("marsad_feed_errors_total", source=broken.name, stage="feed", reason="http_status") >= 1
 
 
+async def test_the_poller_stops_even_when_a_call_swallowed_its_cancellation(
+        site: NewsSite, redis: aioredis.Redis, keys: Keys, fetcher: Fetcher) -> None:
+    """On Python 3.11 redis-py's writes (asyncio.wait_for) can swallow a cancellation; CI once saw a
+    cancelled poller run on for ten minutes. Here the first publish swallows it in the same way."""
+    outbox = Outbox()
+    publishing = asyncio.Event()
+
+    async def publish_swallowing_the_cancel(document: dict[str, Any]) -> None:
+        if not publishing.is_set():
+            publishing.set()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(30)
+        await outbox.publish(document)
+
+    wahat = source("wahat", site.base, interval=0.2)
+    poller = FeedPoller([wahat], fetcher=fetcher, redis=redis, keys=keys, publish=publish_swallowing_the_cancel)
+    running = asyncio.create_task(poller.run())
+    await asyncio.wait_for(publishing.wait(), timeout=15)
+    running.cancel()
+    done, _ = await asyncio.wait([running], timeout=10)
+    if not done:  # do not leave it polling behind the other tests
+        running.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+    assert running in done and running.cancelled()
+    assert len(outbox.documents) == 2  # the poll in progress finished: nothing half done
+
+
 async def test_a_misbehaving_site_loses_nothing_else(
         unruly: UnrulySite, redis: aioredis.Redis, keys: Keys, impatient_fetcher: Fetcher) -> None:
     outbox = Outbox()
