@@ -4,7 +4,8 @@
         --out services/entities/models/
 
 The last ``--dev-fraction`` of sentences (a contiguous block, so whole documents stay on one
-side, like the real test split) is held out for model selection. The model of an epoch is
+side, like the real test split) is held out for model selection; ``--dev-block K --no-full``
+holds out the K-th block instead, for a cross-validated estimate of the recipe. The model of an epoch is
 the mean of the weights after it and the epochs before it (``--average``, 5); the epoch whose dev F1
 (tagger + document consistency + person-name repairs, as shipped), averaged with its
 neighbours', is best is chosen and its dev scores are printed. Then (unless ``--no-full``)
@@ -69,9 +70,28 @@ def repair_bio(tags: Sequence[str]) -> list[str]:
     return fixed
 
 
-def split_dev(data: list, dev_fraction: float) -> tuple[list, list]:
-    cut = len(data) - round(len(data) * dev_fraction)
-    return data[:cut], data[cut:]
+def dev_blocks(dev_fraction: float) -> int:
+    """How many dev blocks a file divides into."""
+    return round(1 / dev_fraction) if dev_fraction > 0 else 0
+
+
+def dev_range(count: int, dev_fraction: float, block: int | None = None) -> range:
+    """Positions of the held-out sentences: the last ``dev_fraction`` of ``count`` by default, or
+    the ``block``-th (1-based) of the ``round(1 / dev_fraction)`` blocks the file divides into,
+    the last of which is the default block. Other blocks give cross-validated estimates."""
+    size = round(count * dev_fraction)
+    if block is None:
+        return range(count - size, count)
+    blocks = dev_blocks(dev_fraction)
+    if not 1 <= block <= blocks:
+        raise ValueError(f"dev block {block} does not exist: a dev fraction of {dev_fraction:g} "
+                         f"makes {blocks} blocks, numbered from 1")
+    start = count - size if block == blocks else (block - 1) * size
+    return range(start, start + size)
+
+
+def split_dev(data: list, held_out: range) -> tuple[list, list]:
+    return data[: held_out.start] + data[held_out.stop :], data[held_out.start : held_out.stop]
 
 
 def rare_word_dropout(sequences: list[np.ndarray], size: int, alpha: float) -> np.ndarray:
@@ -116,6 +136,9 @@ class TrainConfig:
     # picks the epoch count, so a longer run only costs time.
     epochs: int = 30
     dev_fraction: float = 0.1
+    # None: the last block, the part of the corpus nearest the test split. Another block (1-based)
+    # only serves a cross-validated estimate of the recipe.
+    dev_block: int | None = None
     seed: int = 13
     batch_size: int = 16
     lr: float = 2e-3
@@ -283,10 +306,13 @@ def train(
     started = time.perf_counter()
     source = read_conll(data_path)
     data = [(tokens, repair_bio(tags)) for tokens, tags in source]
-    train_data, dev_data = split_dev(data, cfg.dev_fraction)
-    log(f"{len(train_data)} train / {len(dev_data)} dev sentences (dev = last block of the file)")
+    held_out = dev_range(len(data), cfg.dev_fraction, cfg.dev_block)
+    train_data, dev_data = split_dev(data, held_out)
+    where = "last block of the file" if held_out.stop == len(data) else f"block {cfg.dev_block}"
+    log(f"{len(train_data)} train / {len(dev_data)} dev sentences (dev = {where}: sentences "
+        f"{held_out.start + 1}-{held_out.stop})")
     if dev_out is not None:
-        write_conll(dev_out, source[len(train_data) :])
+        write_conll(dev_out, source[held_out.start : held_out.stop])
         log(f"wrote the {len(dev_data)} dev sentences to {dev_out}")
     checkpoint, scores, best_epoch = _fit(train_data, dev_data, cfg.epochs, cfg, log)
     if dev_data:
@@ -331,6 +357,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", default=None, help="directory for ner.pt (omit to only report dev scores)")
     parser.add_argument("--epochs", type=int, default=defaults.epochs)
     parser.add_argument("--dev-fraction", type=float, default=defaults.dev_fraction)
+    parser.add_argument(
+        "--dev-block",
+        type=int,
+        default=None,
+        help="hold out this block (1-based, of 1/dev-fraction contiguous blocks) instead of the last: "
+        "for cross-validated estimates with --no-full",
+    )
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--lr", type=float, default=defaults.lr)
     parser.add_argument("--lr-decay", type=float, default=defaults.lr_decay)
@@ -368,9 +401,13 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     if args.average < 1:
         parser.error("--average must be at least 1 (1: no averaging)")
+    blocks = dev_blocks(args.dev_fraction)
+    if args.dev_block is not None and not 1 <= args.dev_block <= blocks:
+        parser.error(f"--dev-block must be from 1 to {blocks} with --dev-fraction {args.dev_fraction:g}")
     cfg = TrainConfig(
         epochs=args.epochs,
         dev_fraction=args.dev_fraction,
+        dev_block=args.dev_block,
         seed=args.seed,
         lr=args.lr,
         lr_decay=args.lr_decay,

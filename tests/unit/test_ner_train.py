@@ -3,9 +3,11 @@
 import json
 from pathlib import Path
 
+import pytest
+
 from services.entities.evaluation import evaluate
 from services.entities.ner import NerModel
-from services.entities.train import TrainConfig, _smoothed, repair_bio, train
+from services.entities.train import TrainConfig, _smoothed, dev_range, main, repair_bio, split_dev, train
 
 SENTENCES = [
     [("زار", "O"), ("محمد", "B-PERS"), ("علي", "I-PERS"), ("مدينة", "O"), ("حلب", "B-LOC"), (".", "O")],
@@ -17,6 +19,16 @@ SENTENCES = [
 
 def test_repair_bio() -> None:
     assert repair_bio(["O", "I-LOC", "I-LOC", "I-ORG"]) == ["O", "B-LOC", "I-LOC", "B-ORG"]
+
+
+def test_dev_blocks_cut_the_file_into_contiguous_blocks_the_last_by_default() -> None:
+    assert dev_range(107, 0.1) == range(96, 107) == dev_range(107, 0.1, block=10)
+    assert dev_range(107, 0.1, block=1) == range(0, 11)
+    assert dev_range(107, 0.1, block=4) == range(33, 44)
+    train_part, dev_part = split_dev(list(range(107)), dev_range(107, 0.1, block=4))
+    assert dev_part == list(range(33, 44)) and train_part == [*range(33), *range(44, 107)]
+    with pytest.raises(ValueError, match="makes 10 blocks"):
+        dev_range(107, 0.1, block=11)
 
 
 def test_epoch_choice_averages_neighbours() -> None:
@@ -167,8 +179,6 @@ def test_ner_eval_scores_a_model_trained_without_the_dev_block(tmp_path: Path) -
     from typer.testing import CliRunner
 
     from services.common.cli import app
-    from services.entities.train import main
-
     new = [
         [("وصل", "O"), ("خالد", "B-PERS"), ("إلى", "O"), ("بيروت", "B-LOC")],
         [("غادر", "O"), ("سمير", "B-PERS"), ("بغداد", "B-LOC"), (".", "O")],
@@ -193,3 +203,20 @@ def test_ner_eval_scores_a_model_trained_without_the_dev_block(tmp_path: Path) -
     missing = CliRunner().invoke(app, ["ner-eval", str(dev), "--model", str(tmp_path / "nowhere")])
     assert missing.exit_code == 1
     assert "not found" in missing.stderr
+
+
+def test_another_dev_block_can_be_held_out_for_a_cross_validated_estimate(tmp_path: Path, capsys) -> None:
+    data = tmp_path / "tiny.txt"
+    data.write_text(
+        "\n\n".join("\n".join(f"{w} {t}" for w, t in sentence) for sentence in SENTENCES * 2) + "\n",
+        encoding="utf-8",
+    )
+    dev = tmp_path / "dev.txt"
+    main(["--data", str(data), "--no-full", "--epochs", "1", "--hidden", "8", "--dev-fraction", "0.25",
+          "--dev-block", "2", "--dev-out", str(dev)])
+    assert dev.read_text(encoding="utf-8").split() == [part for s in SENTENCES[2:4] for pair in s for part in pair]
+    assert "6 train / 2 dev sentences (dev = block 2: sentences 3-4)" in capsys.readouterr().out
+
+    with pytest.raises(SystemExit):
+        main(["--data", str(data), "--dev-fraction", "0.25", "--dev-block", "5"])
+    assert "--dev-block must be from 1 to 4" in capsys.readouterr().err
