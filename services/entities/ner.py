@@ -111,9 +111,15 @@ class NerModel:
         trained_on = dev.get("trained_on", "unknown")
         info: dict = {"trained_on": trained_on, "epochs": dev.get("epoch")}
         if "f1" in dev:
-            fraction = config.get("dev_fraction")
+            fraction, block = config.get("dev_fraction"), config.get("dev_block")
+            if not fraction:
+                held_out = "dev block"
+            elif block is None:
+                held_out = f"last {fraction:.0%} of the training file"
+            else:
+                held_out = f"block {block} of the training file ({fraction:.0%} of its sentences)"
             info["dev_at_selection"] = {
-                "held_out": f"last {fraction:.0%} of the training file" if fraction else "dev block",
+                "held_out": held_out,
                 **{key: round(dev[key], 4) for key in ("precision", "recall", "f1")},
                 "per_type_f1": {kind: round(s["f1"], 4) for kind, s in dev.get("per_type", {}).items()},
             }

@@ -211,11 +211,13 @@ def test_another_dev_block_can_be_held_out_for_a_cross_validated_estimate(tmp_pa
         "\n\n".join("\n".join(f"{w} {t}" for w, t in sentence) for sentence in SENTENCES * 2) + "\n",
         encoding="utf-8",
     )
-    dev = tmp_path / "dev.txt"
-    main(["--data", str(data), "--no-full", "--epochs", "1", "--hidden", "8", "--dev-fraction", "0.25",
-          "--dev-block", "2", "--dev-out", str(dev)])
+    dev, model = tmp_path / "dev.txt", tmp_path / "model"
+    main(["--data", str(data), "--out", str(model), "--no-full", "--epochs", "1", "--hidden", "8",
+          "--dev-fraction", "0.25", "--dev-block", "2", "--dev-out", str(dev)])
     assert dev.read_text(encoding="utf-8").split() == [part for s in SENTENCES[2:4] for pair in s for part in pair]
     assert "6 train / 2 dev sentences (dev = block 2: sentences 3-4)" in capsys.readouterr().out
+    info = NerModel.load(model).provenance([])
+    assert info["dev_at_selection"]["held_out"] == "block 2 of the training file (25% of its sentences)"
 
     with pytest.raises(SystemExit):
         main(["--data", str(data), "--dev-fraction", "0.25", "--dev-block", "5"])
