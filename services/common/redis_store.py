@@ -144,7 +144,15 @@ def outcome_value(kind: str, detail: str) -> str:
 
 
 async def record_outcome(client: aioredis.Redis, keys: Keys, doc_id: str, value: str, ttl_seconds: int) -> None:
-    await client.set(keys.outcome(doc_id), value, ex=ttl_seconds)
+    await record_outcomes(client, keys, {doc_id: value}, ttl_seconds)
+
+
+async def record_outcomes(client: aioredis.Redis, keys: Keys, outcomes: dict[str, str], ttl_seconds: int) -> None:
+    """Several documents' outcomes in one round trip (a batch's worth, not one per document)."""
+    async with client.pipeline(transaction=False) as pipe:
+        for doc_id, value in outcomes.items():
+            pipe.set(keys.outcome(doc_id), value, ex=ttl_seconds)
+        await pipe.execute()
 
 
 def read_outcomes(client: Redis, keys: Keys, doc_ids: Iterable[str], batch: int = 500) -> dict[str, str]:

@@ -39,7 +39,14 @@ from .metrics import (
     WORKER_UP,
     publish_build_info,
 )
-from .redis_store import OUTCOME_DEAD_LETTER, Keys, connect_async, outcome_value, record_outcome
+from .redis_store import (
+    OUTCOME_DEAD_LETTER,
+    Keys,
+    connect_async,
+    outcome_value,
+    record_outcome,
+    record_outcomes,
+)
 from .schemas import SchemaError
 from .topics import ALL_TOPICS, TopicSpec, consumer_group, topic_name
 from .topics import DEAD_LETTERS as DEAD_LETTER_TOPIC
@@ -264,6 +271,10 @@ class Stage:
 
     async def mark_outcome(self, doc_id: str, value: str) -> None:
         await record_outcome(self.redis, self.keys, doc_id, value, self._outcome_ttl)
+
+    async def mark_outcomes(self, outcomes: dict[str, str]) -> None:
+        """What became of each document of a batch (doc id -> outcome value), in one round trip."""
+        await record_outcomes(self.redis, self.keys, outcomes, self._outcome_ttl)
 
     # -- health and metrics ------------------------------------------------------------------------
 

@@ -33,10 +33,10 @@ def build_stage() -> Stage:
     store = EventStore(stage.redis, stage.keys, settings.event_threshold)
 
     async def publish(article: dict[str, Any], delivery: Delivery, assignment: Assignment) -> None:
+        """Send the article's event updates and count them; its outcome is the caller's to mark."""
         # Sent again on a redelivery too: updates are keyed by event id and carry the same version.
         for event_id, update in assignment.updates:
             await stage.send(EVENT_UPDATES, event_id, update)
-        await stage.mark_outcome(article["doc_id"], outcome_value(OUTCOME_EVENT, assignment.event_id))
         if assignment.repeated:
             DOCUMENTS.labels("events", "repeated").inc()
             return
@@ -49,13 +49,18 @@ def build_stage() -> Stage:
         observe_latency(article)
 
     async def handle(article: dict[str, Any], delivery: Delivery) -> None:
-        await publish(article, delivery, await store.assign(article, article_features(article)))
+        assignment = await store.assign(article, article_features(article))
+        await publish(article, delivery, assignment)
+        await stage.mark_outcome(article["doc_id"], outcome_value(OUTCOME_EVENT, assignment.event_id))
 
     async def handle_batch(batch: list[tuple[dict[str, Any], Delivery]]) -> None:
         # One transaction for the whole batch; each article is decided as if alone, in order.
         assignments = await store.assign_batch([(article, article_features(article)) for article, _ in batch])
         for (article, delivery), assignment in zip(batch, assignments, strict=True):
             await publish(article, delivery, assignment)
+        # After every update is sent: an outcome tells `marsad replay` the article went all the way.
+        await stage.mark_outcomes({article["doc_id"]: outcome_value(OUTCOME_EVENT, assignment.event_id)
+                                   for (article, _), assignment in zip(batch, assignments, strict=True)})
 
     @stage.app.timer(interval=DORMANCY_SWEEP_SECONDS)
     async def retire_dormant() -> None:
