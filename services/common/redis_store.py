@@ -144,7 +144,7 @@ def outcome_value(kind: str, detail: str) -> str:
 
 
 async def record_outcome(client: aioredis.Redis, keys: Keys, doc_id: str, value: str, ttl_seconds: int) -> None:
-    await record_outcomes(client, keys, {doc_id: value}, ttl_seconds)
+    await client.set(keys.outcome(doc_id), value, ex=ttl_seconds)
 
 
 async def record_outcomes(client: aioredis.Redis, keys: Keys, outcomes: dict[str, str], ttl_seconds: int) -> None:
