@@ -36,7 +36,7 @@ async def test_a_loop_stops_after_a_call_swallowed_its_cancellation() -> None:
     await entered.wait()
     unguarded.cancel()
     await asyncio.sleep(0.1)
-    assert not unguarded.done() and turns > 2  # the failure this guards against: it just goes on
+    assert not unguarded.done() and turns >= 2  # the failure this guards against: it just goes on
     unguarded.cancel()
     with pytest.raises(asyncio.CancelledError):
         await unguarded
