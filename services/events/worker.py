@@ -56,11 +56,12 @@ def build_stage() -> Stage:
     async def handle_batch(batch: list[tuple[dict[str, Any], Delivery]]) -> None:
         # One transaction for the whole batch; each article is decided as if alone, in order.
         assignments = await store.assign_batch([(article, article_features(article)) for article, _ in batch])
+        outcomes = {}
         for (article, delivery), assignment in zip(batch, assignments, strict=True):
             await publish(article, delivery, assignment)
+            outcomes[article["doc_id"]] = outcome_value(OUTCOME_EVENT, assignment.event_id)
         # After every update is sent: an outcome tells `marsad replay` the article went all the way.
-        await stage.mark_outcomes({article["doc_id"]: outcome_value(OUTCOME_EVENT, assignment.event_id)
-                                   for (article, _), assignment in zip(batch, assignments, strict=True)})
+        await stage.mark_outcomes(outcomes)
 
     @stage.app.timer(interval=DORMANCY_SWEEP_SECONDS)
     async def retire_dormant() -> None:
