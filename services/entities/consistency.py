@@ -102,7 +102,7 @@ def propagate(
         shift(index - window - 1, -1)
         current = result[index]
         candidates = [
-            (i, first) for i, norm in enumerate(norms) for first in _stems(norm) if firsts[first] > 0
+            (i, first) for i, norm in enumerate(norms) for first in _stems(norm) if firsts.get(first)
         ]
         if not candidates:
             continue

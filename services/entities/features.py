@@ -6,6 +6,7 @@ shape (script and length), the characters of the word and gazetteer/trigger matc
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from services.entities.gazetteer import N_FEATURES, Gazetteer
 from services.entities.morph import normalize, split_proclitics
 
 PAD, UNK = 0, 1
+_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 MAX_CHARS = 20
 _BOW, _EOW = "\x02", "\x03"
 
@@ -44,7 +46,7 @@ def shape(word: str) -> int:
     """Script class x length bucket, 6 x 4 = 24 values (+1 offset for PAD)."""
     if not word:
         script = 0
-    elif any("\u0621" <= ch <= "\u064a" for ch in word):
+    elif _ARABIC_LETTER.search(word):
         script = 1
     elif word[0].isupper():
         script = 2
@@ -81,12 +83,13 @@ class Vocabs:
         if ids is None:
             norm = normalize(word)
             prefix, stem = split_proclitics(norm)
+            char_id = self.chars.stoi.get
             ids = (
                 self.words.get(norm),
                 self.stems.get(stem),
                 self.prefixes.get(prefix),
                 shape(word),
-                tuple(self.chars.get(ch) for ch in chars_of(norm)),
+                tuple([char_id(ch, UNK) for ch in chars_of(norm)]),
             )
             if len(self._cache) < 500_000:
                 self._cache[word] = ids
@@ -166,8 +169,7 @@ def make_batch(
     unique: dict[tuple[int, ...], int] = {(): 0}  # row 0 = padding
     char_index = np.zeros((size, longest), dtype=np.int64)
     for row, item in enumerate(items):
-        for col, token_chars in enumerate(item.chars):
-            char_index[row, col] = unique.setdefault(token_chars, len(unique))
+        char_index[row, : len(item)] = [unique.setdefault(chars, len(unique)) for chars in item.chars]
     longest_word = max(len(chars) for chars in unique) or 1
     chars = np.zeros((len(unique), longest_word), dtype=np.int64)
     for token_chars, index in unique.items():
@@ -177,6 +179,15 @@ def make_batch(
     prefixes = np.zeros_like(words)
     shapes = np.zeros_like(words)
     gaz = np.zeros((size, longest, N_FEATURES), dtype=np.float32)
+    # (row, column, slot) of every active gazetteer slot, set in one go: most tokens have none.
+    hits = [
+        (row, col, slot)
+        for row, item in enumerate(items)
+        for col, slots in enumerate(item.gaz)
+        for slot in slots
+    ]
+    if hits:
+        gaz[tuple(np.array(hits).T)] = 1.0
     lengths = np.array([len(item) for item in items], dtype=np.int64)
     for row, item in enumerate(items):
         n = len(item)
@@ -184,8 +195,6 @@ def make_batch(
         stems[row, :n] = item.stems
         prefixes[row, :n] = item.prefixes
         shapes[row, :n] = item.shapes
-        for col, slots in enumerate(item.gaz):
-            gaz[row, col, slots] = 1.0
     if dropout is not None and rng is not None:
         word_p, stem_p = dropout
         words[rng.random(words.shape) < word_p[words]] = UNK

@@ -54,8 +54,8 @@ class Gazetteer:
     """Phrases per category, stored as tuples of normalized words."""
 
     phrases: dict[tuple[str, ...], set[int]] = field(default_factory=dict)
-    max_len: int = 1
-    firsts: set[str] = field(default_factory=set)  # first words, to skip most tokens at once
+    # First word -> the lengths of the phrases it starts: most tokens start none and are skipped.
+    lengths: dict[str, set[int]] = field(default_factory=dict)
 
     stopwords: frozenset[str] = frozenset()
 
@@ -70,8 +70,7 @@ class Gazetteer:
             forms.append((*words[:-1], words[-1][:-1] + "ي"))
         for form in forms:
             self.phrases.setdefault(form, set()).add(CATEGORIES.index(category))
-            self.firsts.add(form[0])
-        self.max_len = max(self.max_len, len(words))
+            self.lengths.setdefault(form[0], set()).add(len(form))
 
     @classmethod
     def from_dir(cls, directory: Path = DATA_DIR) -> Gazetteer:
@@ -97,9 +96,9 @@ class Gazetteer:
         active: list[list[int]] = [[] for _ in words]
         for start, norm in enumerate(norms):
             for first in lookup_variants(norm):
-                if first not in self.firsts:
-                    continue
-                for length in range(1, min(self.max_len, len(norms) - start) + 1):
+                for length in self.lengths.get(first, ()):
+                    if start + length > len(norms):
+                        continue
                     key = (first, *norms[start + 1 : start + length])
                     for category in self.phrases.get(key, ()):
                         active[start].append(2 * category)

@@ -29,6 +29,7 @@ _GAZ_TABLE = str.maketrans({**_DROP, **{k: v for k, v in _FOLD.items() if k != o
 _ARTICLE_PREFIXES = ("وبال", "وكال", "فبال", "وال", "فال", "بال", "كال", "ولل", "فلل", "لل", "ال")
 # Proclitics tried when matching gazetteer phrases (بفرنسا -> فرنسا, للقاهرة -> القاهرة).
 _GAZ_PREFIXES = ("وب", "ول", "وك", "فب", "فل", "و", "ف", "ب", "ل", "ك")
+_GAZ_INITIALS = tuple({prefix[0] for prefix in _GAZ_PREFIXES})
 
 
 @lru_cache(maxsize=200_000)
@@ -58,6 +59,8 @@ def split_proclitics(norm: str) -> tuple[str, str]:
 @lru_cache(maxsize=200_000)
 def lookup_variants(norm: str) -> tuple[str, ...]:
     """Forms of a normalized word to try against a gazetteer: itself and with proclitics removed."""
+    if not norm.startswith(_GAZ_INITIALS):  # most words: no proclitic to try
+        return (norm,)
     variants = [norm]
     for prefix in _GAZ_PREFIXES:
         rest = norm[len(prefix) :]
