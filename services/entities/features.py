@@ -160,10 +160,14 @@ def make_batch(
     items: Sequence[Encoded],
     dropout: tuple[np.ndarray, np.ndarray] | None = None,
     rng: np.random.Generator | None = None,
+    gaz_dropout: float = 0.0,
 ) -> Batch:
     """Pad a list of encoded sentences. ``dropout`` gives, per word id and per stem id, the
     probability of replacing it by UNK during training (higher for rare words), so the model
-    learns to tag words it has never seen from their characters and context."""
+    learns to tag words it has never seen from their characters and context. ``gaz_dropout`` is
+    the probability of hiding a token's gazetteer matches during training, so the model learns
+    to read the context too rather than trust the lists alone (ميلان is a city in the list and
+    a club in sports news)."""
     size = len(items)
     longest = max(max(len(item) for item in items), 1)
     unique: dict[tuple[int, ...], int] = {(): 0}  # row 0 = padding
@@ -199,6 +203,8 @@ def make_batch(
         word_p, stem_p = dropout
         words[rng.random(words.shape) < word_p[words]] = UNK
         stems[rng.random(stems.shape) < stem_p[stems]] = UNK
+    if gaz_dropout > 0 and rng is not None:
+        gaz[rng.random((size, longest)) < gaz_dropout] = 0.0
     mask = np.arange(longest)[None, :] < lengths[:, None]
     return Batch(
         words=torch.from_numpy(words),

@@ -48,3 +48,27 @@ def test_consistency_tags_repeats_and_surnames() -> None:
     # Outside the window nothing is borrowed; frequent words are never propagated.
     assert propagate(sentences, tags, window=0)[1] == ["O", "O", "O", "O"]
     assert propagate([["في"], ["في"]], [["B-LOC"], ["O"]])[1] == ["O"]
+
+
+def test_gazetteer_dropout_hides_whole_tokens_matches_in_training_batches_only() -> None:
+    import numpy as np
+    import torch
+
+    from services.entities.features import Vocabs, encode, make_batch
+
+    words = ["وصل", "بالقاهرة", "مندوب", "للأمم", "المتحدة", "ومحمد"]
+    vocabs = Vocabs.build([words])
+    encoded = [encode(words, vocabs, default_gazetteer())] * 200
+    kept = make_batch(encoded).gaz
+    matched = kept.sum(-1) > 0
+    assert matched.sum() == 4 * 200
+    no_unk = (np.zeros(len(vocabs.words)), np.zeros(len(vocabs.stems)))
+    assert torch.equal(make_batch(encoded, no_unk, np.random.default_rng(0)).gaz, kept)
+    assert torch.equal(make_batch(encoded, gaz_dropout=0.5).gaz, kept)  # no rng: not training
+
+    hidden = make_batch(encoded, no_unk, np.random.default_rng(0), gaz_dropout=0.3).gaz
+    per_token = hidden.sum(-1)
+    assert ((per_token == 0) | (per_token == kept.sum(-1))).all()  # a token's matches go together
+    share = ((per_token == 0) & matched).sum().item() / matched.sum().item()
+    assert 0.25 < share < 0.35
+    assert make_batch(encoded, no_unk, np.random.default_rng(0), gaz_dropout=1.0).gaz.sum() == 0
