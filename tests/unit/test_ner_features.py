@@ -50,7 +50,7 @@ def test_consistency_tags_repeats_and_surnames() -> None:
     assert propagate([["في"], ["في"]], [["B-LOC"], ["O"]])[1] == ["O"]
 
 
-def test_gazetteer_dropout_hides_whole_tokens_matches_in_training_batches_only() -> None:
+def test_gazetteer_dropout_hides_all_of_a_tokens_matches_and_only_in_training() -> None:
     import numpy as np
     import torch
 
