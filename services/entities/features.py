@@ -6,7 +6,6 @@ shape (script and length), the characters of the word and gazetteer/trigger matc
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -15,10 +14,9 @@ import numpy as np
 import torch
 
 from services.entities.gazetteer import N_FEATURES, Gazetteer
-from services.entities.morph import normalize, split_proclitics
+from services.entities.morph import ARABIC_LETTER, normalize, split_proclitics
 
 PAD, UNK = 0, 1
-_ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 MAX_CHARS = 20
 _BOW, _EOW = "\x02", "\x03"
 
@@ -46,7 +44,7 @@ def shape(word: str) -> int:
     """Script class x length bucket, 6 x 4 = 24 values (+1 offset for PAD)."""
     if not word:
         script = 0
-    elif _ARABIC_LETTER.search(word):
+    elif ARABIC_LETTER.search(word):
         script = 1
     elif word[0].isupper():
         script = 2
@@ -83,13 +81,12 @@ class Vocabs:
         if ids is None:
             norm = normalize(word)
             prefix, stem = split_proclitics(norm)
-            char_id = self.chars.stoi.get
             ids = (
                 self.words.get(norm),
                 self.stems.get(stem),
                 self.prefixes.get(prefix),
                 shape(word),
-                tuple([char_id(ch, UNK) for ch in chars_of(norm)]),
+                tuple([self.chars.get(ch) for ch in chars_of(norm)]),
             )
             if len(self._cache) < 500_000:
                 self._cache[word] = ids

@@ -10,14 +10,13 @@ normalized forms (ى kept apart from ي), skips one-word entries that are freque
 from __future__ import annotations
 
 import csv
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
 from services.common.arabic import normalize_for_matching
-from services.entities.morph import lookup_variants, normalize_for_gazetteer
+from services.entities.morph import ARABIC_LETTER, lookup_variants, normalize_for_gazetteer
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 
@@ -38,7 +37,6 @@ N_FEATURES = 2 * len(CATEGORIES)
 
 _ADMIN_PREFIXES = ("محافظة", "مقاطعة", "ولاية", "بلدية", "إقليم", "منطقة", "مدينة", "إدارة", "مديرية")
 _MAX_PHRASE = 6
-_ARABIC = re.compile("[\u0621-\u064a]")
 
 
 def read_list(path: Path) -> Iterable[str]:
@@ -138,7 +136,7 @@ def build_world_cities(csv_path: str | Path, out_path: str | Path = DATA_DIR / "
     with open(csv_path, encoding="utf-8-sig", newline="") as handle:
         for row in csv.DictReader(handle):
             city = " ".join(row["CityNameAr"].split())
-            if len(city) < 3 or city.startswith("نادي") or not _ARABIC.search(city):
+            if len(city) < 3 or city.startswith("نادي") or not ARABIC_LETTER.search(city):
                 continue
             names.setdefault(city, row["CountryNameAr"].strip())
             head, _, rest = city.partition(" ")

@@ -6,6 +6,7 @@ time and must be fast: a single ``str.translate`` instead of several regex passe
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 _DROP = dict.fromkeys(
@@ -21,6 +22,8 @@ _FOLD = {
     **{0x06F0 + d: "0" for d in range(10)},
     **{ord(str(d)): "0" for d in range(10)},
 }
+# A letter of the basic Arabic block (hamza to yeh).
+ARABIC_LETTER = re.compile("[\u0621-\u064a]")
 _TABLE = str.maketrans({**_DROP, **_FOLD})
 # Gazetteers keep ى apart from ي: otherwise the preposition على would match the name علي.
 _GAZ_TABLE = str.maketrans({**_DROP, **{k: v for k, v in _FOLD.items() if k != ord("ى")}})
