@@ -9,6 +9,7 @@ single-token spans, E-X span ends, chosen at training); :func:`predict` always r
 
 from __future__ import annotations
 
+import copy
 import warnings
 from dataclasses import asdict, dataclass
 
@@ -266,17 +267,17 @@ def for_inference(tagger: Tagger) -> Tagger:
     blocks they did not train on, ten models of the shipped recipe moved by -0.8 to +0.2 F1 points
     (0.7843 against 0.7862 on the last block), less than a change of seed does. Training scores dev with the
     float model, which is deterministic on any CPU. torch has deprecated this eager-mode
-    quantization: where it is gone or fails, tagging uses the float model."""
+    quantization: where it is gone or fails, tagging uses a float copy."""
     tagger = tagger.eval()
     quantize = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
     if quantize is None:
-        return tagger
+        return copy.deepcopy(tagger)
     try:
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message=".*quantiz.*deprecated")
             quantized = quantize(tagger, {nn.LSTM}, dtype=torch.qint8)
     except (RuntimeError, NotImplementedError, AttributeError):
-        return tagger
+        return copy.deepcopy(tagger)
     return quantized
 
 

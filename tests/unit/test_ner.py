@@ -98,4 +98,6 @@ def test_the_int8_tagger_gives_the_float_tagger_s_labels(monkeypatch: pytest.Mon
         raise RuntimeError("quantized engine unavailable")
 
     monkeypatch.setattr(torch.ao.quantization, "quantize_dynamic", gone)
-    assert model_module.for_inference(float_tagger) is float_tagger
+    fallback = model_module.for_inference(float_tagger)
+    assert fallback is not float_tagger and type(fallback.lstm) is torch.nn.LSTM  # a float copy
+    assert model_module.predict(fallback, encoded, tags) == model_module.predict(float_tagger, encoded, tags)
