@@ -270,15 +270,14 @@ def for_inference(tagger: Tagger) -> Tagger:
     quantization: where it is gone or fails, tagging uses a float copy."""
     tagger = tagger.eval()
     quantize = getattr(getattr(torch.ao, "quantization", None), "quantize_dynamic", None)
-    if quantize is None:
-        return copy.deepcopy(tagger)
-    try:
-        with warnings.catch_warnings():
-            warnings.filterwarnings("ignore", message=".*quantiz.*deprecated")
-            quantized = quantize(tagger, {nn.LSTM}, dtype=torch.qint8)
-    except (RuntimeError, NotImplementedError, AttributeError):
-        return copy.deepcopy(tagger)
-    return quantized
+    if quantize is not None:
+        try:
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=".*quantiz.*deprecated")
+                return quantize(tagger, {nn.LSTM}, dtype=torch.qint8)
+        except (RuntimeError, NotImplementedError, AttributeError):
+            pass
+    return copy.deepcopy(tagger)
 
 
 def batches_by_length(
