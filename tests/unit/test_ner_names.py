@@ -28,13 +28,13 @@ def _fixed(words: str, spans: list[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 def test_a_partly_tagged_repeat_of_a_name_in_the_window_is_tagged_whole() -> None:
-    first = _tagged("وصل باتريك فييرا إلى المنطقة", [("باتريك فييرا", "PERS")])
-    again = _tagged("وكان باتريك فييرا قد التقى الوفد", [("فييرا", "PERS")])
-    with_clitic = _tagged("ورحب الوزير بباتريك فييرا", [("فييرا", "PERS")])
+    first = _tagged("وصل تيبور فييرا إلى المنطقة", [("تيبور فييرا", "PERS")])
+    again = _tagged("وكان تيبور فييرا قد التقى الوفد", [("فييرا", "PERS")])
+    with_clitic = _tagged("ورحب الوزير بتيبور فييرا", [("فييرا", "PERS")])
     sentences, tags = zip(first, again, with_clitic, strict=True)
     fixed = fix_person_names(list(sentences), list(tags))
-    assert _names(again[0], fixed[1]) == [("PERS", "باتريك فييرا")]
-    assert _names(with_clitic[0], fixed[2]) == [("PERS", "بباتريك فييرا")]
+    assert _names(again[0], fixed[1]) == [("PERS", "تيبور فييرا")]
+    assert _names(with_clitic[0], fixed[2]) == [("PERS", "بتيبور فييرا")]
     # Beyond the window (or with the window off) the name is not known there.
     far = fix_person_names([first[0], *[["."]] * 3, again[0]], [first[1], *[["O"]] * 3, again[1]], window=2)
     assert _names(again[0], far[4]) == [("PERS", "فييرا")]
@@ -42,9 +42,9 @@ def test_a_partly_tagged_repeat_of_a_name_in_the_window_is_tagged_whole() -> Non
 
 
 def test_a_repeat_is_not_completed_over_another_type_or_a_crossing_span() -> None:
-    first = _tagged("وصل باتريك فييرا إلى المنطقة", [("باتريك فييرا", "PERS")])
-    other_type = _tagged("زار باتريك فييرا أمس", [("باتريك", "LOC"), ("فييرا", "PERS")])
-    crossing = _tagged("زار باتريك فييرا هاوس أمس", [("فييرا هاوس", "PERS")])
+    first = _tagged("وصل تيبور فييرا إلى المنطقة", [("تيبور فييرا", "PERS")])
+    other_type = _tagged("زار تيبور فييرا أمس", [("تيبور", "LOC"), ("فييرا", "PERS")])
+    crossing = _tagged("زار تيبور فييرا هاوس أمس", [("فييرا هاوس", "PERS")])
     fixed = fix_person_names([first[0], other_type[0], crossing[0]], [first[1], other_type[1], crossing[1]])
     assert fixed[1:] == [other_type[1], crossing[1]]
 
