@@ -23,15 +23,33 @@ TITLE_WORDS = frozenset(normalize_for_matching(w) for w in (
 # Nationality adjectives that follow a title ("الرئيس الروسي"): the definite -ي / -ية form.
 _NISBA = re.compile(r"^ال\S+(ي|يه)$")
 
-# Spelling variants of the same place that normalization alone does not fold.
-_LOC_VARIANTS = {
-    normalize_for_matching(short): normalize_for_matching(full) for short, full in (
+# Other names of one place or organisation that normalization alone does not fold, each mapped to
+# the name the entity is keyed (and, where no mention spells it so, shown) by.
+_VARIANTS = {
+    "LOC": (
         ("قرغيزيا", "قرغيزستان"), ("قيرغيزستان", "قرغيزستان"), ("قيرغيزيا", "قرغيزستان"),
         ("كازخستان", "كازاخستان"), ("روسيا الاتحادية", "روسيا"), ("الولايات المتحدة الأمريكية", "الولايات المتحدة"),
         ("الولايات المتحدة الأميركية", "الولايات المتحدة"), ("أمريكا", "الولايات المتحدة"),
         ("أميركا", "الولايات المتحدة"), ("الامارات", "الإمارات"), ("الإمارات العربية المتحدة", "الإمارات"),
-    )
+    ),
+    "ORG": (
+        ("مجلس الأمن الدولي", "مجلس الأمن"), ("منظمة الأمم المتحدة", "الأمم المتحدة"),
+        ("هيئة الأمم المتحدة", "الأمم المتحدة"), ("الجامعة العربية", "جامعة الدول العربية"),
+        ("حلف الناتو", "حلف شمال الأطلسي"), ("حلف الأطلسي", "حلف شمال الأطلسي"), ("الناتو", "حلف شمال الأطلسي"),
+        ("تنظيم الدولة الإسلامية", "داعش"), ("تنظيم الدولة", "داعش"),
+    ),
 }
+_VARIANT_KEYS = {
+    (kind, normalize_for_matching(other)): normalize_for_matching(name)
+    for kind, pairs in _VARIANTS.items() for other, name in pairs
+}
+# Key -> the written name, for the names variants map to.
+_WRITTEN = {normalize_for_matching(name): name for pairs in _VARIANTS.values() for _, name in pairs}
+# Words that introduce an organisation's name without being part of it (تنظيم داعش, حركة حماس):
+# dropped when what follows is a name the lists or the article know on its own.
+_ORG_DESCRIPTORS = frozenset(normalize_for_matching(w) for w in (
+    "تنظيم", "حركة", "جماعة", "صحيفة", "جريدة", "قناة", "وكالة", "شركة", "مجموعة",
+))
 
 _CONJUNCTION = ("و", "ف")
 _PREPOSITION = ("ب", "ل", "ك")
@@ -47,7 +65,21 @@ def _loc_form(key: str) -> str:
     # سورية/سوريا, ليبية/ليبيا: the teh marbuta spelling of a country name (folded to يه) is the -يا one.
     if key.endswith("يه") and len(key) > 4 and " " not in key:
         key = key[:-2] + "يا"
-    return _LOC_VARIANTS.get(key, key)
+    return _VARIANT_KEYS.get(("LOC", key), key)
+
+
+def written_name(key: str) -> str | None:
+    """How the name a variant maps to is written (مجلس الأمن for the key مجلس الامن), if it is one."""
+    return _WRITTEN.get(key)
+
+
+def strip_descriptor(words: list[str], is_known: Callable[[str], bool]) -> list[str]:
+    """'تنظيم داعش' -> 'داعش' (also with a proclitic: لتنظيم داعش), when 'داعش' is known."""
+    if len(words) < 2 or not is_known(" ".join(words[1:])):
+        return words
+    if any(reading in _ORG_DESCRIPTORS for reading in (words[0], *clitic_candidates(words[0]))):
+        return words[1:]
+    return words
 
 
 def clitic_candidates(word: str) -> list[str]:
@@ -108,11 +140,13 @@ def mention_key(
     words = normalize_for_matching(text).split()
     if entity_type == "PERS":
         words = strip_titles(words)
+    elif entity_type == "ORG":
+        words = strip_descriptor(words, is_known)
     words = strip_clitics(words, is_known, is_listed)
     key = " ".join(words)
     if entity_type == "LOC":
-        key = _loc_form(key)
-    return key
+        return _loc_form(key)
+    return _VARIANT_KEYS.get((entity_type, key), key)
 
 
 def group_person_names(keys: Iterable[str]) -> dict[str, str]:

@@ -15,7 +15,14 @@ from camel_tools.utils.dediac import dediac_ar
 
 from services.common.arabic import normalize_for_matching
 
-from .canonical import clitic_candidates, entity_id, group_person_names, mention_key, strip_titles
+from .canonical import (
+    clitic_candidates,
+    entity_id,
+    group_person_names,
+    mention_key,
+    strip_titles,
+    written_name,
+)
 from .gazetteer import curated_names
 
 TITLE_WEIGHT = 3.0
@@ -146,7 +153,11 @@ def build_entities(mentions: list[PlacedMention], registry: RegistrySnapshot | N
 
 
 def _display_form(surface: str, key: str) -> str:
-    """The surface text without what the key dropped (titles, clitics), in the writer's spelling."""
+    """The surface text without what the key dropped (titles, clitics), in the writer's spelling;
+    for another name of a listed entity (مجلس الأمن الدولي), the name it is keyed by."""
+    written = written_name(key)
+    if written is not None and " ".join(normalize_for_matching(surface).split()) != key:
+        return written
     words = dediac_ar(surface).split()
     wanted = len(key.split())
     if len(words) > wanted:

@@ -3,7 +3,8 @@
 ``NerModel.load()`` reads the shipped BiLSTM-CRF (``models/ner.pt``, trained by
 ``services.entities.train`` on ANERcorp); ``tag`` labels pre-tokenized sentences with BIO tags
 (the tagger, run as its int8 copy, ``model.for_inference``, then document-level consistency over
-neighbouring sentences, then person-name boundary repairs, ``names.fix_person_names``) and
+neighbouring sentences, then one-word nationality adjectives dropped, ``nationality``, then
+person-name boundary repairs, ``names.fix_person_names``) and
 ``extract`` goes from raw text to typed mentions with character offsets.
 """
 
@@ -32,6 +33,7 @@ from services.entities.model import (
 )
 from services.entities.morph import normalize
 from services.entities.names import fix_person_names
+from services.entities.nationality import drop_nationality_adjectives
 from services.entities.tokens import split_sentences, tokenize
 
 DEFAULT_MODEL_PATH = Path(__file__).resolve().parent / "models" / MODEL_FILE
@@ -174,9 +176,11 @@ def visible_positions(sentences: list[list[str]]) -> list[list[int]]:
 
 def finish_tags(shown: list[list[str]], predicted: list[list[str]], window: int) -> list[list[str]]:
     """The tagger's BIO tags as ``NerModel.tag`` gives them: document-level consistency over
-    ``window`` sentences either side (0 = off), then person-name boundary repairs."""
+    ``window`` sentences either side (0 = off), nationality adjectives tagged alone dropped (before
+    the name repairs, which could widen one into a name), then person-name boundary repairs."""
     if window > 0:
         predicted = propagate(shown, predicted, window)
+    predicted = drop_nationality_adjectives(shown, predicted)
     return fix_person_names(shown, predicted, window)
 
 

@@ -127,3 +127,31 @@ def test_a_clitic_comes_off_a_name_the_curated_lists_know_even_when_the_article_
     assert entities[0]["canonical_name"] == "قرغيزستان"
     # A word that only looks like a clitic and a name stays whole.
     assert build_entities([_mention("PERS", "وليد", "قال وليد")]).entities[0]["canonical_name"] == "وليد"
+
+
+def test_other_names_of_a_listed_organisation_share_its_key_and_written_name() -> None:
+    assert mention_key("ORG", "مجلس الأمن الدولي") == mention_key("ORG", "مجلس الأمن")
+    assert mention_key("ORG", "حلف الناتو") == mention_key("ORG", "حلف شمال الأطلسي")
+    mentions = [
+        PlacedMention("ORG", 0, 17, "مجلس الأمن الدولي", False, 1.0),
+        PlacedMention("LOC", 30, 56, "الولايات المتحدة الأمريكية", False, 1.0),
+    ]
+    names = {e["type"]: (e["canonical_name"], e["surface_forms"]) for e in build_entities(mentions).entities}
+    # Shown by the name they are keyed by, not cut to its length ("الأمن الدولي").
+    assert names["ORG"] == ("مجلس الأمن", ["مجلس الأمن الدولي"])
+    assert names["LOC"] == ("الولايات المتحدة", ["الولايات المتحدة الأمريكية"])
+
+
+def test_a_descriptor_before_a_known_organisation_is_not_part_of_its_name() -> None:
+    listed = {"داعش", "حماس"}
+    assert mention_key("ORG", "تنظيم داعش", listed.__contains__) == "داعش"
+    assert mention_key("ORG", "لتنظيم داعش", listed.__contains__) == "داعش"
+    assert mention_key("ORG", "حركة حماس", listed.__contains__) == "حماس"
+    # Nothing known follows: the descriptor stays (حركة المقاومة is not المقاومة).
+    assert mention_key("ORG", "حركة المقاومة", listed.__contains__) == "حركه المقاومه"
+    mentions = [
+        PlacedMention("ORG", 0, 10, "تنظيم داعش", False, 1.0),
+        PlacedMention("ORG", 20, 24, "داعش", False, 1.0),
+    ]
+    [entity] = build_entities(mentions).entities
+    assert (entity["canonical_name"], entity["count"]) == ("داعش", 2)
