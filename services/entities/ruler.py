@@ -7,8 +7,9 @@ model's mentions, never overlapping them:
 
 * phrases from the curated organisation and country lists (data/organizations.txt,
   data/countries.txt), clitics allowed on the first word (ولجبهة النصرة), but no one-word
-  organisation that is also a place or a common word; a curated phrase that covers a shorter
-  model mention entirely replaces it (المرصد السوري -> the observatory's full name);
+  organisation that is also a place or a common word, nor one after a word such as مدينة or بلدة
+  (مدن الميادين: the town, not the channel); a curated phrase that covers a shorter model mention
+  entirely replaces it (المرصد السوري -> the observatory's full name);
 * ministries: وزارة/وزير-less ``وزارة`` + its portfolio + an optional nationality adjective.
 
 ``ner-eval`` scores the model alone, on ANERcorp's conventions; the ruler serves the pipeline.
@@ -31,6 +32,11 @@ DATA = Path(__file__).resolve().parent / "data"
 MAX_PHRASE = 6
 _PROCLITICS = ("وال", "فال", "بال", "كال", "ول", "وب", "فب", "فل", "و", "ف", "ب", "ل", "ك")
 _MINISTRY = {"وزاره", "وزارات"}
+# Words after which a single word names a place, whatever the lists say (مدينة الميادين is the town,
+# not the television channel الميادين): matching forms.
+_PLACE_WORDS = frozenset(normalize_for_matching(w) for w in (
+    "مدينة", "مدن", "بلدة", "بلدات", "قرية", "قرى", "محافظة", "منطقة", "ريف", "مخيم", "حي",
+))
 _NISBA = re.compile(r"^ال\S+يه$")  # matching form: الروسية -> الروسيه
 
 
@@ -132,6 +138,9 @@ def curated_mentions(text: str, found: list[Mention]) -> tuple[list[Mention], li
             index += 1
             continue
         length, skip, kind = match
+        if kind == "ORG" and length == 1 and index > 0 and words[index - 1] in _PLACE_WORDS:
+            index += 1
+            continue
         start, end = tokens[index].start + skip, tokens[index + length - 1].end
         inside = [m for m in found if start <= m.start and m.end <= end and (m.start, m.end) != (start, end)]
         clashing = [(s, e) for s, e in taken if s < end and start < e]

@@ -38,3 +38,10 @@ def test_one_word_names_that_are_also_places_or_common_words_are_left_to_the_mod
     assert ("ORG", "برشلونة") not in found  # the city, as often as the club
     assert ("ORG", "القاعدة") not in found  # "the base"
     assert ("ORG", "ريال مدريد") in found  # a longer name says which it is
+
+
+def test_a_one_word_organisation_after_a_place_word_is_left_to_the_model() -> None:
+    text = "قصفت الطائرات مدينة الميادين، وبثت قناة الميادين الخبر."
+    found = {(m.type, text[m.start:m.end], m.start) for m in curated_mentions(text, [])[0]}
+    channel = text.index("الميادين الخبر")
+    assert found == {("ORG", "الميادين", channel)}  # the channel, not the town
