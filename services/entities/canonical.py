@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Callable, Iterable
+from functools import lru_cache
 
 from services.common.arabic import normalize_for_matching
+from services.entities.gazetteer import DATA_DIR, read_list
 
 # Titles and roles that precede a name but are not part of it (matching form: no hamza, ه for ة).
 TITLE_WORDS = frozenset(normalize_for_matching(w) for w in (
@@ -82,6 +84,13 @@ def strip_descriptor(words: list[str], is_known: Callable[[str], bool]) -> list[
     return words
 
 
+@lru_cache(maxsize=1)
+def _name_heads() -> frozenset[str]:
+    """One-word triggers (مجلس, وزارة, جيش ...), in matching form."""
+    heads = (line.split("\t")[0] for line in read_list(DATA_DIR / "triggers.tsv"))
+    return frozenset(normalize_for_matching(head) for head in heads if " " not in head)
+
+
 def clitic_candidates(word: str) -> list[str]:
     """Ways to read ``word`` (matching form) with its proclitics removed, longest strip first."""
     readings: list[str] = []
@@ -106,7 +115,9 @@ def strip_clitics(
     first = words[0]
     for reading in clitic_candidates(first):
         candidate = [reading, *words[1:]]
-        if is_known(" ".join(candidate)):
+        # A common noun that heads names (مجلس, وزارة, جيش: the trigger list) is no name's start
+        # with a ل or و glued on: لمجلس الأمن القومي is مجلس الأمن القومي, known or not.
+        if is_known(" ".join(candidate)) or (len(words) > 1 and reading in _name_heads()):
             return candidate
     if is_listed(" ".join(words)):
         return words

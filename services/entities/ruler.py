@@ -88,8 +88,10 @@ def _readings(word: str) -> tuple[tuple[str, int], ...]:
                 readings.append(("ال" + rest, len(prefix) - 2))
             else:
                 readings.append((rest, len(prefix)))
-    if word.startswith("لل") and len(word) > 4:
-        readings.append(("ال" + word[2:], 1))
+    for lead in ("", "و", "ف"):
+        if word.startswith(lead + "لل") and len(word) - len(lead) > 4:
+            # ل + ال is written لل: the span keeps it (no cut leaves the name as written), a و or ف goes.
+            readings.append(("ال" + word[len(lead) + 2:], len(lead)))
     return tuple(readings)
 
 

@@ -155,3 +155,12 @@ def test_a_descriptor_before_a_known_organisation_is_not_part_of_its_name() -> N
     ]
     [entity] = build_entities(mentions).entities
     assert (entity["canonical_name"], entity["count"]) == ("داعش", 2)
+
+
+def test_a_proclitic_comes_off_a_common_noun_that_heads_a_name() -> None:
+    # مجلس, جيش: trigger words, no name starts with them plus a glued ل or و.
+    assert mention_key("ORG", "لمجلس الأمن القومي الروسي") == "مجلس الامن القومي الروسي"
+    assert mention_key("ORG", "للجيش السوري") == "الجيش السوري"
+    # لجنة is itself the noun: its ل stays.
+    assert mention_key("ORG", "لجنة المتابعة") == "لجنه المتابعه"
+    assert mention_key("ORG", "ولجنة المتابعة") == "لجنه المتابعه"

@@ -45,3 +45,10 @@ def test_a_one_word_organisation_after_a_place_word_is_left_to_the_model() -> No
     found = {(m.type, text[m.start:m.end], m.start) for m in curated_mentions(text, [])[0]}
     channel = text.index("الميادين الخبر")
     assert found == {("ORG", "الميادين", channel)}  # the channel, not the town
+
+
+def test_a_name_written_with_lam_alif_lam_keeps_the_whole_word() -> None:
+    text = "استهدفت الغارات مواقع للجيش السوري، وقالت وللأمم المتحدة رأي آخر."
+    found = {(m.type, m.text) for m in curated_mentions(text, [])[0]}
+    # للجيش is ل + الجيش: no cut of the word reads as the name, so the span keeps it; و comes off.
+    assert {("ORG", "للجيش السوري"), ("ORG", "للأمم المتحدة")} <= found
