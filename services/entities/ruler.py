@@ -8,7 +8,7 @@ model's mentions, never overlapping them:
 * phrases from the curated organisation and country lists (data/organizations.txt,
   data/countries.txt), clitics allowed on the first word (ولجبهة النصرة), but no one-word
   organisation that is also a place or a common word, nor one after a word such as مدينة or بلدة
-  (مدن الميادين: the town, not the channel); a curated phrase that covers a shorter model mention
+  (منطقة الأهرام: the pyramids, not the newspaper); a curated phrase that covers a shorter model mention
   entirely replaces it (المرصد السوري -> the observatory's full name);
 * ministries: وزارة/وزير-less ``وزارة`` + its portfolio + an optional nationality adjective.
 
@@ -32,8 +32,8 @@ DATA = Path(__file__).resolve().parent / "data"
 MAX_PHRASE = 6
 _PROCLITICS = ("وال", "فال", "بال", "كال", "ول", "وب", "فب", "فل", "و", "ف", "ب", "ل", "ك")
 _MINISTRY = {"وزاره", "وزارات"}
-# Words after which a single word names a place, whatever the lists say (مدينة الميادين is the town,
-# not the television channel الميادين): matching forms.
+# Words after which a single word names a place, whatever the lists say (منطقة الأهرام is the pyramids,
+# not the newspaper الأهرام): matching forms.
 _PLACE_WORDS = frozenset(normalize_for_matching(w) for w in (
     "مدينة", "مدن", "بلدة", "بلدات", "قرية", "قرى", "محافظة", "منطقة", "ريف", "مخيم", "حي",
 ))
