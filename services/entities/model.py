@@ -263,9 +263,10 @@ class Tagger(nn.Module):
 def for_inference(tagger: Tagger) -> Tagger:
     """A copy of ``tagger`` for tagging, its BiLSTM quantized to int8 on the fly (dynamic
     quantization; the small linear layers gain nothing from it): about 1.5x the tokens/s on one
-    core, with the float model's tags on all but 35 of ANERcorp's 125k training tokens. On dev
-    blocks they did not train on, ten models of the shipped recipe moved by -0.8 to +0.2 F1 points
-    (0.7843 against 0.7862 on the last block), less than a change of seed does. Training scores dev with the
+    core, with the float model's tags on all but 28 of ANERcorp's 125k training tokens. On dev
+    blocks they did not train on, ten models of an earlier recipe moved by -0.8 to +0.2 F1 points,
+    and a block-5 model of the shipped one by -0.2 (0.7231 against 0.7251): less than a change of
+    seed does. Training scores dev with the
     float model, which is deterministic on any CPU. torch has deprecated this eager-mode
     quantization: where it is gone or fails, tagging uses a float copy."""
     tagger = tagger.eval()
