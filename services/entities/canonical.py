@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from functools import lru_cache
 
 from services.common.arabic import normalize_for_matching
-from services.entities.gazetteer import DATA_DIR, read_list
+from services.entities.gazetteer import one_word_triggers
 
 # Titles and roles that precede a name but are not part of it (matching form: no hamza, ه for ة).
 TITLE_WORDS = frozenset(normalize_for_matching(w) for w in (
@@ -77,9 +77,11 @@ def written_name(key: str) -> str | None:
 
 def strip_descriptor(words: list[str], is_known: Callable[[str], bool]) -> list[str]:
     """'تنظيم داعش' -> 'داعش' (also with a proclitic: لتنظيم داعش), when 'داعش' is known."""
-    if len(words) < 2 or not is_known(" ".join(words[1:])):
-        return words
-    if any(reading in _ORG_DESCRIPTORS for reading in (words[0], *clitic_candidates(words[0]))):
+    if (
+        len(words) > 1
+        and any(reading in _ORG_DESCRIPTORS for reading in (words[0], *clitic_candidates(words[0])))
+        and is_known(" ".join(words[1:]))
+    ):
         return words[1:]
     return words
 
@@ -87,8 +89,7 @@ def strip_descriptor(words: list[str], is_known: Callable[[str], bool]) -> list[
 @lru_cache(maxsize=1)
 def _name_heads() -> frozenset[str]:
     """One-word triggers (مجلس, وزارة, جيش ...), in matching form."""
-    heads = (line.split("\t")[0] for line in read_list(DATA_DIR / "triggers.tsv"))
-    return frozenset(normalize_for_matching(head) for head in heads if " " not in head)
+    return frozenset(normalize_for_matching(head) for head in one_word_triggers())
 
 
 def clitic_candidates(word: str) -> list[str]:

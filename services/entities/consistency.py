@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from services.entities.evaluation import chunks
-from services.entities.gazetteer import DATA_DIR, read_list
+from services.entities.gazetteer import DATA_DIR, one_word_triggers, read_list
 from services.entities.morph import lookup_variants, normalize, split_proclitics
 
 # Words too common to ever be propagated on their own, whatever the tagger said once.
@@ -32,8 +32,7 @@ Key = tuple[str, ...]
 def _never_alone() -> frozenset[str]:
     """Frequent words plus one-word triggers (مدينة, وزارة, الرئيس ...): a stray tag on one of
     them must not spread through the document."""
-    triggers = (line.split("\t")[0] for line in read_list(DATA_DIR / "triggers.tsv"))
-    words = {split_proclitics(normalize(word))[1] for word in triggers if " " not in word}
+    words = {split_proclitics(normalize(word))[1] for word in one_word_triggers()}
     words |= {split_proclitics(normalize(word))[1] for word in read_list(DATA_DIR / "stopwords.txt")}
     return _STOP | frozenset(words)
 

@@ -47,6 +47,20 @@ def read_list(path: Path) -> Iterable[str]:
                 yield line
 
 
+def read_triggers(directory: Path = DATA_DIR) -> list[tuple[str, str]]:
+    """(phrase, entity kind) of each line of ``triggers.tsv``."""
+    triggers = []
+    for line in read_list(directory / "triggers.tsv"):
+        phrase, kind = line.split("\t")
+        triggers.append((phrase, kind))
+    return triggers
+
+
+def one_word_triggers() -> list[str]:
+    """Triggers of one word (الرئيس, مدينة, وزارة ...): common nouns, never names themselves."""
+    return [phrase for phrase, _ in read_triggers() if " " not in phrase]
+
+
 @dataclass
 class Gazetteer:
     """Phrases per category, stored as tuples of normalized words."""
@@ -83,10 +97,14 @@ class Gazetteer:
                 raise FileNotFoundError(f"gazetteer list {path} is missing")
             for line in read_list(path):
                 gazetteer.add(category, line.split("\t")[0])
-        for line in read_list(directory / "triggers.tsv"):
-            phrase, kind = line.split("\t")
+        for phrase, kind in read_triggers(directory):
             gazetteer.add(f"TRIG_{kind}", phrase)
         return gazetteer
+
+    def one_word_entries(self, categories: Iterable[str]) -> frozenset[str]:
+        """The one-word phrases listed under any of ``categories`` (matching form)."""
+        wanted = {CATEGORIES.index(category) for category in categories}
+        return frozenset(words[0] for words, found in self.phrases.items() if len(words) == 1 and found & wanted)
 
     def match(self, words: Sequence[str]) -> list[list[int]]:
         """For each token, the active feature slots (2*category for B, 2*category+1 for I)."""

@@ -30,7 +30,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from services.entities.evaluation import chunks
-from services.entities.gazetteer import CATEGORIES, DATA_DIR, default_gazetteer, read_list
+from services.entities.gazetteer import CATEGORIES, DATA_DIR, default_gazetteer, one_word_triggers, read_list
 from services.entities.morph import lookup_variants, normalize, normalize_for_gazetteer, split_proclitics
 
 _LINKS = frozenset(normalize_for_gazetteer(w) for w in ("بن", "بنت", "آل", "عبد", "أبو", "ابو", "أبي", "ابي"))
@@ -55,7 +55,7 @@ _ARABIC_WORD = re.compile("^[\u0621-\u064a\u064b-\u0652\u0670]{2,}$")
 def _common_words() -> frozenset[str]:
     """Stopwords and one-word triggers (الرئيس, قال, مدينة ...)."""
     words = set(read_list(DATA_DIR / "stopwords.txt"))
-    words |= {line.split("\t")[0] for line in read_list(DATA_DIR / "triggers.tsv")}
+    words |= set(one_word_triggers())
     return frozenset(normalize_for_gazetteer(w) for w in words if " " not in w)
 
 
@@ -68,9 +68,7 @@ def given_names() -> frozenset[str]:
 @lru_cache(maxsize=1)
 def _other_names() -> frozenset[str]:
     """One-word entries of the place, organisation, misc and trigger lists: never a surname."""
-    person = {CATEGORIES.index("FIRST"), CATEGORIES.index("PERSON")}
-    phrases = default_gazetteer().phrases
-    return frozenset(words[0] for words, categories in phrases.items() if len(words) == 1 and categories - person)
+    return default_gazetteer().one_word_entries(c for c in CATEGORIES if c not in ("FIRST", "PERSON"))
 
 
 def _given_with_clitic(norm: str) -> bool:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from functools import lru_cache
 
 from services.entities.evaluation import chunks
-from services.entities.gazetteer import CATEGORIES, DATA_DIR, default_gazetteer, read_list
+from services.entities.gazetteer import DATA_DIR, default_gazetteer, read_list
 from services.entities.morph import lookup_variants, normalize, normalize_for_gazetteer, split_proclitics
 
 _NISBA_ENDINGS = ("ي", "يه")  # matching forms: -ية is folded to -يه
@@ -47,10 +47,7 @@ def _adjectives() -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _one_word_places() -> frozenset[str]:
-    places = {CATEGORIES.index(category) for category in _PLACE_LISTS}
-    return frozenset(
-        words[0] for words, categories in default_gazetteer().phrases.items() if len(words) == 1 and categories & places
-    )
+    return default_gazetteer().one_word_entries(_PLACE_LISTS)
 
 
 @lru_cache(maxsize=100_000)
